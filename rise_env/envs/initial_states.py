@@ -1,0 +1,89 @@
+"""Initial states of imagined episodes: memory frames + joint state + task, drawn from real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+TENSORS_FILE = "initial_states.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class InitialStateBank:
+    """A set of S start points for imagination.
+
+    Attributes:
+        memory: (S, M, V, H, W, 3) uint8 memory frames, newest last.
+        state: (S, 14) float32 joint state at the newest memory frame.
+        task_index: (S,) int64 task of each start point.
+        task_names: instruction of each task index.
+        camera_keys: view order of the V axis.
+    """
+
+    memory: np.ndarray
+    state: np.ndarray
+    task_index: np.ndarray
+    task_names: list[str]
+    camera_keys: list[str]
+
+    def __post_init__(self) -> None:
+        s = self.memory.shape[0]
+        if self.memory.ndim != 6 or self.memory.dtype != np.uint8 or self.memory.shape[-1] != 3:
+            raise ValueError(f"memory must be (S, M, V, H, W, 3) uint8, got {self.memory.shape} {self.memory.dtype}")
+        if self.memory.shape[2] != len(self.camera_keys):
+            raise ValueError(f"memory has {self.memory.shape[2]} views but camera_keys is {self.camera_keys}")
+        if self.state.shape != (s, self.state.shape[-1]) or self.state.ndim != 2:
+            raise ValueError(f"state must be (S={s}, D), got {self.state.shape}")
+        if self.task_index.shape != (s,):
+            raise ValueError(f"task_index must be (S={s},), got {self.task_index.shape}")
+        if s == 0:
+            raise ValueError("an initial-state bank needs at least one start point")
+        if self.task_index.min() < 0 or self.task_index.max() >= len(self.task_names):
+            raise ValueError(f"task_index must lie in [0, {len(self.task_names)}), got {self.task_index.tolist()}")
+        self.state = self.state.astype(np.float32)
+        self.task_index = self.task_index.astype(np.int64)
+
+    def __len__(self) -> int:
+        return self.memory.shape[0]
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write ``initial_states.safetensors`` + ``config.json`` atomically (temp dir, then rename)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            save_file(
+                {"memory": self.memory, "state": self.state, "task_index": self.task_index},
+                str(tmp / TENSORS_FILE),
+            )
+            config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self)}
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> InitialStateBank:
+        directory = Path(directory)
+        for name in (TENSORS_FILE, CONFIG_FILE):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"initial-state bank {directory} has no {name}")
+        config = json.loads((directory / CONFIG_FILE).read_text())
+        tensors = load_file(str(directory / TENSORS_FILE))
+        return cls(
+            memory=tensors["memory"],
+            state=tensors["state"],
+            task_index=tensors["task_index"],
+            task_names=list(config["task_names"]),
+            camera_keys=list(config["camera_keys"]),
+        )
