@@ -1,0 +1,49 @@
+"""LeRobotDataset v3.0 read/write (pyarrow + PyAV, no lerobot), stats, training windows, task-centric batching."""
+
+from rise_env.data.episode import Episode, EpisodeError, terminal_rewards, validate_episode
+from rise_env.data.finalize import FinalizeReport, recover_finalize
+from rise_env.data.layout import (
+    ACTION,
+    CODEBASE_VERSION,
+    INTERVENTION,
+    SOURCES,
+    STATE,
+    DatasetConfig,
+    VideoConfig,
+    build_features,
+    video_key,
+)
+from rise_env.data.normalize import Normalizer
+from rise_env.data.reader import EpisodeMeta, LeRobotDatasetReader
+from rise_env.data.sampler import TaskCentricBatchSampler
+from rise_env.data.staging import StagingArea
+from rise_env.data.windows import DynamicsWindowDataset, ValueSampleDataset, WindowConfig, window_indices
+from rise_env.data.writer import LeRobotDatasetWriter
+
+__all__ = [
+    "ACTION",
+    "CODEBASE_VERSION",
+    "INTERVENTION",
+    "SOURCES",
+    "STATE",
+    "DatasetConfig",
+    "DynamicsWindowDataset",
+    "Episode",
+    "EpisodeError",
+    "EpisodeMeta",
+    "FinalizeReport",
+    "LeRobotDatasetReader",
+    "LeRobotDatasetWriter",
+    "Normalizer",
+    "StagingArea",
+    "TaskCentricBatchSampler",
+    "ValueSampleDataset",
+    "VideoConfig",
+    "WindowConfig",
+    "build_features",
+    "recover_finalize",
+    "terminal_rewards",
+    "validate_episode",
+    "video_key",
+    "window_indices",
+]
