@@ -1,0 +1,13 @@
+"""MuJoCo digital twin of the AgileX dual-arm rig, its tasks and scripted experts.
+
+``MUJOCO_GL`` defaults to ``egl`` (headless) and must be chosen before mujoco is imported.
+"""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from rise_agents.envs.sim.brick_sorting import BrickSortingSimEnv  # noqa: E402
+from rise_agents.envs.sim.task import BrickSortingConfig  # noqa: E402
+
+__all__ = ["BrickSortingConfig", "BrickSortingSimEnv"]
