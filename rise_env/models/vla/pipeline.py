@@ -41,10 +41,10 @@ BATCH_KEYS = (IMAGES, IMAGE_MASKS, STATE, ACTIONS, TASK, ADVANTAGE_BIN, ACTION_I
 class AdvantageVLA(nn.Module):
     """π0.5 network with advantage prompts, CFG and the shared sampling / loss API."""
 
-    def __init__(self, cfg: VLAConfig, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, cfg: VLAConfig, tokenizer: Tokenizer | None = None, model: Pi05VLA | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.model = Pi05VLA(cfg)
+        self.model = Pi05VLA(cfg) if model is None else model
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.tokenizer)
         if self.tokenizer.vocab_size > cfg.vocab_size:
             raise ValueError(f"tokenizer has {self.tokenizer.vocab_size} tokens but vocab_size is {cfg.vocab_size}")
