@@ -95,7 +95,10 @@ class AgileXEnv(gym.Env):
         for cam in self.cameras:
             cam.wait_first_frame(max(2.0, cfg.camera_timeout_s))
         for arm in self.arms:
+            arm.wait_ready(cfg.feedback_timeout_s, cfg.enable_timeout_s)
             arm.enable(cfg.enable_timeout_s)
+        for arm in self.arms:
+            arm.wait_ready(cfg.feedback_timeout_s, cfg.enable_timeout_s)
         measured = self._measured()
         self.executor = ChunkExecutor(cfg, self.arms, self.cameras, self.safety)
         self.executor.start(measured)

@@ -64,6 +64,7 @@ class ChunkExecutor:
         self.lateness: deque[float] = deque(maxlen=100_000)  # s, start - deadline, per tick
         self.overruns = 0
         self.fault: AgileXFault | None = None
+        self.fault_time: float | None = None  # monotonic s when the fault was detected
         self._cond = threading.Condition()
         self._next_tick = 0
         self._done_tick = -1
@@ -135,6 +136,7 @@ class ChunkExecutor:
         with self._cond:
             if self.fault is None:
                 self.fault = fault
+                self.fault_time = time.monotonic()
                 self._hold = None  # the tick thread picks the hold position
                 self._hold_until = time.monotonic() + self.config.hold_before_disable_s
             self._cond.notify_all()
@@ -147,6 +149,7 @@ class ChunkExecutor:
         with self._cond:
             if self.fault is None or not isinstance(self.fault, EmergencyStopError):
                 self.fault = err
+                self.fault_time = time.monotonic()
             self._hold_until = 0.0
             self._cond.notify_all()
         self._stop.set()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rise_agents.envs.agilex.config import ArmConfig
-from rise_agents.envs.agilex.errors import ArmEnableError, ArmFaultError, CanBusError
+from rise_agents.envs.agilex.errors import ArmEnableError, ArmFaultError, CanBusError, FeedbackLostError
 
 MDEG_PER_RAD = 180000.0 / math.pi  # 0.001 deg per rad (57295.7795)
 UM_PER_M = 1e6  # 0.001 mm per m
@@ -159,23 +159,48 @@ class PiperArm:
 
     # ------------------------------------------------------------------ enable / disable
     def enable(self, timeout: float = 5.0) -> None:
-        """Send enable (0x471, all motors) until all six drivers report enabled; raise on timeout."""
+        """Send enable (0x471, all motors) until all six drivers report enabled; raise on timeout.
+
+        Only driver frames received after the first enable command count (the SDK caches old bits).
+        """
         sdk = self._require()
         deadline = time.monotonic() + timeout
+        sent_at = time.time()
         while True:
             with self._lock:
                 sdk.EnableArm(7, 0x02)
                 status = list(sdk.GetArmEnableStatus())
+                fresh = float(sdk.GetArmLowSpdInfoMsgs().time_stamp) > sent_at
             self.check_bus()
-            if all(status):
+            if fresh and all(status):
                 return
             if time.monotonic() > deadline:
-                off = [f"j{i + 1}" for i, on in enumerate(status) if not on]
+                off = [f"j{i + 1}" for i, on in enumerate(status) if not on or not fresh]
                 raise ArmEnableError(
                     f"{self.name} arm on '{self.config.can_interface}': joint drivers {off} did not report "
                     f"enabled within {timeout:.1f} s (expected all six; is the arm powered and the CAN wired?)"
                 )
             time.sleep(0.02)
+
+    def wait_ready(self, max_age: float, timeout: float) -> ArmFeedback:
+        """Poll until the feedback is fresher than ``max_age`` s and reports no fault; raise after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            fb = self.read()
+            fresh = fb.age() <= max_age
+            try:
+                self.check_fault(fb)
+                if fresh:
+                    return fb
+            except ArmFaultError:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise FeedbackLostError(
+                    f"{self.name} arm on '{self.config.can_interface}' sends no fresh feedback (last "
+                    f"{fb.age() * 1000:.0f} ms ago, expected < {max_age * 1000:.0f} ms); is it powered?"
+                )
+            time.sleep(0.005)
 
     def disable(self, gripper_hold: float | None = None) -> None:
         """Disable the six joints (0x471) and the gripper (0x159 with code 0x00).
