@@ -113,8 +113,13 @@ class AgileXConfig(BaseModel):
     home_duration_s: float = Field(3.0, gt=0, description="Duration of the move to home_pose on reset() (s).")
     disable_on_close: bool = Field(True, description="Disable the arms when the env is closed.")
     max_chunks: int | None = Field(None, description="Truncate the episode after this many chunks; None = never.")
+    gil_switch_interval_s: float | None = Field(
+        0.001,
+        description="Python thread switch interval set while the executor runs (process-wide; the default "
+        "5 ms lets busy threads delay a tick by up to that); None leaves it alone.",
+    )
     spin_s: float = Field(
-        0.001, ge=0, description="Busy-wait this long before each tick deadline for timing precision (s)."
+        0.002, ge=0, description="Busy-wait this long before each tick deadline for timing precision (s)."
     )
 
     @field_validator("joint_limits")

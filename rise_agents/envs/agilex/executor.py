@@ -12,6 +12,7 @@ executor (``step()``).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -62,6 +63,7 @@ class ChunkExecutor:
         self.planner = make_planner(config.blending, config.ensemble_k)
         self.records: deque[TickRecord] = deque(maxlen=history or (2 * config.chunk_horizon + 2 * config.control_hz))
         self.lateness: deque[float] = deque(maxlen=100_000)  # s, start - deadline, per tick
+        self.feedback_ages: deque[float] = deque(maxlen=100_000)  # s, oldest arm feedback at each tick
         self.overruns = 0
         self.fault: AgileXFault | None = None
         self.fault_time: float | None = None  # monotonic s when the fault was detected
@@ -74,6 +76,7 @@ class ChunkExecutor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.latest_state: np.ndarray | None = None
+        self._saved_switch: float | None = None
 
     # ------------------------------------------------------------------ public API
     def start(self, measured: np.ndarray) -> None:
@@ -82,6 +85,9 @@ class ChunkExecutor:
         self.latest_state = np.asarray(measured, dtype=np.float64).copy()
         self._last_submit = time.monotonic()
         self._stop.clear()
+        if self.config.gil_switch_interval_s is not None and self._saved_switch is None:
+            self._saved_switch = sys.getswitchinterval()
+            sys.setswitchinterval(self.config.gil_switch_interval_s)
         self._thread = threading.Thread(target=self._run, name="agilex-executor", daemon=True)
         self._thread.start()
 
@@ -93,6 +99,9 @@ class ChunkExecutor:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._saved_switch is not None:
+            sys.setswitchinterval(self._saved_switch)
+            self._saved_switch = None
 
     @property
     def running(self) -> bool:
@@ -206,7 +215,7 @@ class ChunkExecutor:
             self._stop.wait(min(left - spin, self.poll_s))
             if self._stop.is_set():
                 return
-            if self.fault is None and deadline - time.monotonic() > spin + 0.001:
+            if self.fault is None and deadline - time.monotonic() > spin + 0.003:
                 try:
                     self._check_feedback_age()
                 except AgileXFault as f:
@@ -237,6 +246,7 @@ class ChunkExecutor:
             if not all(fb.enabled):
                 off = [f"j{i + 1}" for i, on in enumerate(fb.enabled) if not on]
                 raise ArmFaultError(f"{arm.name} arm: joint drivers {off} became disabled while running")
+        self.feedback_ages.append(max(fb.age() for fb in fbs))
         measured = np.concatenate([fb.position for fb in fbs])
         frames = tuple(cam.latest(cfg.camera_timeout_s) for cam in self.cameras)
         with self._cond:
@@ -307,4 +317,7 @@ class ChunkExecutor:
             "period_error_p99_ms": float(np.percentile(period_err, 99) * ms),
             "period_error_max_ms": float(period_err.max() * ms),
             "overruns": int(self.overruns),
+            "feedback_age_p99_ms": float(np.percentile(np.asarray(self.feedback_ages), 99) * ms)
+            if self.feedback_ages else float("nan"),
+            "feedback_age_max_ms": float(max(self.feedback_ages) * ms) if self.feedback_ages else float("nan"),
         }

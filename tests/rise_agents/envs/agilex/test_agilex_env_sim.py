@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+
 from rise_agents.envs.agilex import frame_counter
 from rise_env.spec import ActionChunkError
 
