@@ -8,6 +8,22 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from rise_agents.envs.sim.brick_sorting import BrickSortingSimEnv  # noqa: E402
+from rise_agents.envs.sim.expert import MODES, BrickSortingExpert, ExpertChunk, make_expert  # noqa: E402
+from rise_agents.envs.sim.expert_config import (  # noqa: E402
+    DEFAULT_PERTURBATION,
+    ExpertConfig,
+    PerturbationConfig,
+)
 from rise_agents.envs.sim.task import BrickSortingConfig  # noqa: E402
 
-__all__ = ["BrickSortingConfig", "BrickSortingSimEnv"]
+__all__ = [
+    "DEFAULT_PERTURBATION",
+    "MODES",
+    "BrickSortingConfig",
+    "BrickSortingExpert",
+    "BrickSortingSimEnv",
+    "ExpertChunk",
+    "ExpertConfig",
+    "PerturbationConfig",
+    "make_expert",
+]
