@@ -4,6 +4,7 @@ Also a simulated Piper firmware (python-can virtual bus) and fake cameras, so ev
 and is tested without hardware.
 """
 
+from rise_agents.envs.agilex.async_runner import AsyncChunkRunner
 from rise_agents.envs.agilex.blending import (
     linear_blend,
     linear_blend_weights,
@@ -27,16 +28,18 @@ from rise_agents.envs.agilex.errors import (
 from rise_agents.envs.agilex.recorder import EpisodeRecorder
 from rise_agents.envs.agilex.safety import SafetyFilter, install_sigint_handler
 from rise_agents.envs.agilex.sim_firmware import BusSpy, SimulatedPiperFirmware
-from rise_agents.envs.agilex.sim_rig import SimRig
+from rise_agents.envs.agilex.sim_rig import AgileXSimEnv, SimRig
 
 __all__ = [
     "AgileXConfig",
     "AgileXEnv",
     "AgileXError",
+    "AgileXSimEnv",
     "AgileXFault",
     "ArmConfig",
     "ArmEnableError",
     "ArmFaultError",
+    "AsyncChunkRunner",
     "BusSpy",
     "Camera",
     "CameraConfig",

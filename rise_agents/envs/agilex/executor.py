@@ -65,6 +65,7 @@ class ChunkExecutor:
         self.lateness: deque[float] = deque(maxlen=100_000)  # s, start - deadline, per tick
         self.feedback_ages: deque[float] = deque(maxlen=100_000)  # s, oldest arm feedback at each tick
         self.overruns = 0
+        self.hold_ticks = 0  # ticks with no plan (holding the last command)
         self.fault: AgileXFault | None = None
         self.fault_time: float | None = None  # monotonic s when the fault was detected
         self._cond = threading.Condition()
@@ -260,6 +261,7 @@ class ChunkExecutor:
                     f"no new action chunk for {idle:.1f} s (command watchdog {cfg.command_timeout_s:.1f} s)"
                 )
             target = self.safety.last_sent  # plan ran out: hold the last command
+            self.hold_ticks += 1
         cmd = self.safety.send(target)
         self.latest_state = measured
         with self._cond:

@@ -22,6 +22,7 @@ import math
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -95,7 +96,7 @@ class SimulatedPiperFirmware:
         self.state.gripper = self.state.gripper_target = float(initial_gripper)
         self.lock = threading.Lock()
         self.silent = threading.Event()
-        self.received: list[tuple[float, int, bytes]] = []
+        self.received: deque[tuple[float, int, bytes]] = deque(maxlen=100_000)  # (monotonic s, id, data)
         self.on_frame: Callable[[can.Message], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,6 +1,7 @@
 """An ``AgileXEnv`` wired to two simulated Piper firmwares on python-can virtual buses + fake cameras.
 
-Runs anywhere (no CAN hardware, no cameras)::
+Runs anywhere (no CAN hardware, no cameras); ``AgileXSimEnv`` is the env alone (what a Gymnasium
+id would point at), ``SimRig`` adds handles on the firmwares for fault injection::
 
     with SimRig() as rig:
         obs, info = rig.env.reset()
@@ -30,14 +31,50 @@ def unique_prefix(tag: str = "rise") -> str:
     return f"vcan_{tag}_{os.getpid()}_{next(_counter)}"
 
 
-class SimRig:
-    """Two ``SimulatedPiperFirmware`` (left, right) and an ``AgileXEnv`` talking to them.
+class AgileXSimEnv(AgileXEnv):
+    """``AgileXEnv`` that owns two simulated firmwares (started here, stopped by ``close()``).
 
     Args:
-        prefix: channel prefix; unique by default.
+        prefix: CAN channel prefix; unique by default.
         feedback_hz: firmware feedback rate (Hz).
         tau: firmware first-order time constant (s).
-        env_kwargs: extra keyword arguments for ``AgileXEnv`` (scorer, recorder, cameras).
+        scorer, cameras, recorder, render_mode: as for ``AgileXEnv``.
+        **overrides: ``AgileXConfig`` fields (e.g. ``chunk_horizon=10``).
+    """
+
+    def __init__(
+        self, prefix: str | None = None, feedback_hz: float = 200.0, tau: float = 0.05,
+        scorer: Any = None, cameras: Any = None, recorder: Any = None, render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ) -> None:
+        self.prefix = prefix or unique_prefix()
+        config: AgileXConfig = sim_config(self.prefix, **overrides)
+        self.firmwares = [
+            SimulatedPiperFirmware(
+                arm.can_interface, "virtual", feedback_hz, tau=tau, initial_joints=SIM_REST_ARM,
+                initial_gripper=SIM_REST_GRIPPER,
+            )
+            for arm in config.arms
+        ]
+        for fw in self.firmwares:
+            fw.start()
+        super().__init__(config, scorer=scorer, cameras=cameras, recorder=recorder, render_mode=render_mode)
+
+    def close(self) -> None:
+        """Close the env first (its SDK reader threads wake on firmware frames), then the firmwares."""
+        try:
+            super().close()
+        finally:
+            for fw in self.firmwares:
+                fw.stop()
+
+
+class SimRig:
+    """An ``AgileXSimEnv`` plus handles on its two firmwares, for tests and scripts.
+
+    Args:
+        prefix, feedback_hz, tau: see ``AgileXSimEnv``.
+        env_kwargs: extra keyword arguments for the env (scorer, recorder, cameras).
         **overrides: ``AgileXConfig`` fields.
     """
 
@@ -45,18 +82,10 @@ class SimRig:
         self, prefix: str | None = None, feedback_hz: float = 200.0, tau: float = 0.05,
         env_kwargs: dict[str, Any] | None = None, **overrides: Any,
     ) -> None:
-        self.prefix = prefix or unique_prefix()
-        self.config: AgileXConfig = sim_config(self.prefix, **overrides)
-        self.firmwares = [
-            SimulatedPiperFirmware(
-                arm.can_interface, "virtual", feedback_hz, tau=tau, initial_joints=SIM_REST_ARM,
-                initial_gripper=SIM_REST_GRIPPER,
-            )
-            for arm in self.config.arms
-        ]
-        for fw in self.firmwares:
-            fw.start()
-        self.env = AgileXEnv(self.config, **(env_kwargs or {}))
+        self.env = AgileXSimEnv(prefix, feedback_hz, tau, **(env_kwargs or {}), **overrides)
+        self.prefix = self.env.prefix
+        self.config = self.env.config
+        self.firmwares = self.env.firmwares
 
     @property
     def left(self) -> SimulatedPiperFirmware:
@@ -72,12 +101,7 @@ class SimRig:
         return np.array(arm * 2, dtype=np.float64)
 
     def close(self) -> None:
-        """Close the env first (its SDK reader threads wake on firmware frames), then the firmwares."""
-        try:
-            self.env.close()
-        finally:
-            for fw in self.firmwares:
-                fw.stop()
+        self.env.close()
 
     def __enter__(self) -> SimRig:
         self.env.__enter__()
