@@ -24,8 +24,7 @@ def clamp_and_rate_limit(
 ) -> np.ndarray:
     """Clamp ``target`` to ``[low, high]`` and to ``previous +- max_step``; all (D,) -> (D,) float64.
 
-    The result is always within the limits, even if ``previous`` is not (then it moves back
-    towards the limits by at most ``max_step`` per call... or jumps inside if already there).
+    The limits win over the step bound: the result is always within ``[low, high]``.
     """
     t = np.clip(np.asarray(target, dtype=np.float64), low, high)
     stepped = np.clip(t, previous - max_step, previous + max_step)
