@@ -262,11 +262,19 @@ class AdvantageConditionedPolicy(nn.Module):
 
     @classmethod
     def from_pi05_checkpoint(
-        cls, directory: str | Path, tokenizer: str, task: str, strict: bool = True, **overrides: Any
+        cls,
+        directory: str | Path,
+        tokenizer: str,
+        task: str,
+        strict: bool = True,
+        base: str = "pi05",
+        **overrides: Any,
     ) -> AdvantageConditionedPolicy:
         """An openpi-PyTorch or LeRobot π0.5 checkpoint directory (config.json, model.safetensors,
-        norm stats) → policy. ``tokenizer`` is a local SentencePiece ``.model`` path."""
-        vla_cfg = config_from_checkpoint(directory).model_copy(update={"tokenizer": tokenizer, **overrides})
+        norm stats) → policy. ``tokenizer`` is a local SentencePiece ``.model`` path (PaliGemma's
+        for real checkpoints); ``base`` is the preset the checkpoint's config.json overrides."""
+        vla_cfg = config_from_checkpoint(directory, base=base)
+        vla_cfg = VLAConfig.model_validate({**vla_cfg.model_dump(), "tokenizer": tokenizer, **overrides})
         cfg = PolicyConfig(vla=vla_cfg, task=task)
         policy = cls(cfg, NormStats.from_file(directory, dim=vla_cfg.state_dim))
         load_pi05_weights(policy.vla.model, directory, strict=strict)

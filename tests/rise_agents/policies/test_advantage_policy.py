@@ -169,3 +169,25 @@ def test_default_stats_are_robot_limits_and_stats_files_load(tmp_path):
     (tmp_path / "meta" / "stats.json").write_text(json.dumps({"observation.state": q, "action": q}))
     stats = NormStats.from_file(tmp_path)
     assert "min/max" in stats.source and np.allclose(stats.state.q99, 1.0)
+
+
+def test_policy_from_openpi_style_checkpoint_directory(tmp_path):
+    from safetensors.torch import save_file
+
+    from rise_env.models.vla import Pi05VLA, export_state_dict, get_vla_config
+
+    cfg = get_vla_config("tiny")
+    torch.manual_seed(3)
+    source = Pi05VLA(cfg)
+    save_file(export_state_dict(source), str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"action_dim": 16, "action_horizon": 8, "precision": "float32"}))
+    (tmp_path / "assets" / "agilex").mkdir(parents=True)
+    q = {"q01": [-1.0] * 32, "q99": [1.0] * 32}  # padded to 32 dims, as stats of padded data may be
+    (tmp_path / "assets" / "agilex" / "norm_stats.json").write_text(
+        json.dumps({"norm_stats": {"state": q, "actions": q}})
+    )
+    policy = AdvantageConditionedPolicy.from_pi05_checkpoint(tmp_path, tokenizer="byte", task="sort", base="tiny")
+    assert policy.norm_stats.state.dim == 14
+    for a, b in zip(source.state_dict().values(), policy.vla.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert policy.predict_chunk(_obs()).shape == (8, 14)

@@ -73,3 +73,22 @@ def test_sentencepiece_is_lazy_and_paths_are_checked(tmp_path):
         load_tokenizer(tmp_path / "missing.model")
     with pytest.raises(FileNotFoundError, match="tokenizer.model"):
         load_tokenizer(tmp_path)
+
+
+def test_sentencepiece_model_from_local_path(tmp_path):
+    spm = pytest.importorskip("sentencepiece")
+    import io
+
+    text = ["Task: pick up the red brick, State: 1 2 3 4, Advantage: 10;", "Action: close the box"] * 20
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(text), model_writer=buf, vocab_size=50, pad_id=0, eos_id=1, bos_id=2, unk_id=3,
+        minloglevel=2, hard_vocab_limit=False,
+    )  # fmt: skip
+    (tmp_path / "tokenizer.model").write_bytes(buf.getvalue())
+    tok = load_tokenizer(tmp_path)
+    ids = tok.encode("Task: pick up the box", add_bos=True)
+    assert ids[0] == tok.bos_id == 2 and tok.pad_id == 0
+    assert tok.decode(ids[1:]) == "Task: pick up the box"
+    tokens, mask = PromptBuilder(PromptConfig(), tok, max_len=64)(["pick"], [3], np.zeros((1, 4)))
+    assert tokens[0, 0] == 2 and mask[0].sum() < 64
