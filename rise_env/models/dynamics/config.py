@@ -1,0 +1,263 @@
+"""Configuration and named presets of the controllable dynamics model.
+
+Frame/latent layout (identical for every preset, because every VAE preset compresses 32x spatially
+and 8x temporally like LTX-Video's):
+
+* each of the ``memory_frames`` (4) history frames is encoded *as a single image* (GE's approach),
+  so it becomes one latent frame;
+* the ``future_frames`` (25 = 1 + 8k) imagined frames are encoded as one causal clip, giving
+  ``1 + (25 - 1) // 8 = 4`` latent frames (the first latent frame holds future frame 0 alone);
+* the transformer sees ``4 + 4 = 8`` latent frames per view, ``6 x 8 = 48`` tokens each at 192x256,
+  i.e. 384 tokens per view and 1152 for the three views.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rise_env.spec.robot import agilex_cobot_magic
+
+# LTX-Video 0.9.0 VAE (diffusers' default config; 32x32x8 compression, 128 latent channels).
+LTX_VAE_090: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 128,
+    "block_out_channels": [128, 256, 512, 512],
+    "decoder_block_out_channels": [128, 256, 512, 512],
+    "layers_per_block": [4, 3, 3, 3, 4],
+    "decoder_layers_per_block": [4, 3, 3, 3, 4],
+    "spatio_temporal_scaling": [True, True, True, False],
+    "decoder_spatio_temporal_scaling": [True, True, True, False],
+    "decoder_inject_noise": [False, False, False, False, False],
+    "upsample_residual": [False, False, False, False],
+    "upsample_factor": [1, 1, 1, 1],
+    "timestep_conditioning": False,
+    "patch_size": 4,
+    "patch_size_t": 1,
+    "encoder_causal": True,
+    "decoder_causal": False,
+}
+
+# LTX-Video 0.9.1 VAE: same encoder, wider timestep-conditioned decoder (the one GE/RISE decode with
+# ``decode_timestep 0.03`` / ``decode_noise_scale 0.025``).
+LTX_VAE_091: dict[str, Any] = {
+    **LTX_VAE_090,
+    "decoder_block_out_channels": [256, 512, 1024],
+    "decoder_layers_per_block": [5, 6, 7, 8],
+    "decoder_spatio_temporal_scaling": [True, True, True],
+    "decoder_inject_noise": [True, True, True, False],
+    "upsample_residual": [True, True, True],
+    "upsample_factor": [2, 2, 2],
+    "timestep_conditioning": True,
+}
+
+# CPU VAE: the LTX geometry (patch 4 + three 2x2x2 stages = 32x spatial, 8x temporal) with narrow
+# channels and one resnet per stage, so cpu and LTX presets share one frame<->latent mapping.
+# 8x spatial would give 768 tokens per latent frame (16x the transformer cost) and decoder stages at
+# full resolution: far outside 0.8 s per chunk on 2 cores. The decoder's finest stage (48x64 x 75
+# frames) dominates decode time, so it is 8 channels wide; capacity sits in the coarser stages.
+# 32 latent channels at transformer patch 2 give 2*2*32 = 128 values per token, LTX's token width.
+CPU_VAE: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 32,
+    "block_out_channels": [16, 32, 64, 64],
+    "decoder_block_out_channels": [8, 32, 64, 64],
+    "layers_per_block": [1, 1, 1, 1, 1],
+    "decoder_layers_per_block": [1, 1, 1, 1, 1],
+    "spatio_temporal_scaling": [True, True, True, False],
+    "decoder_spatio_temporal_scaling": [True, True, True, False],
+    "decoder_inject_noise": [False, False, False, False, False],
+    "upsample_residual": [False, False, False, False],
+    "upsample_factor": [1, 1, 1, 1],
+    "timestep_conditioning": False,
+    "patch_size": 4,
+    "patch_size_t": 1,
+    "encoder_causal": True,
+    "decoder_causal": False,
+}
+
+# Test-only VAE: 8x spatial, 2x temporal, a handful of channels (32x32 toy videos).
+TINY_VAE: dict[str, Any] = {
+    **CPU_VAE,
+    "latent_channels": 8,
+    "block_out_channels": [16, 16],
+    "decoder_block_out_channels": [16, 16],
+    "layers_per_block": [1, 1, 1],
+    "decoder_layers_per_block": [1, 1, 1],
+    "spatio_temporal_scaling": [True, False],
+    "decoder_spatio_temporal_scaling": [True, False],
+    "decoder_inject_noise": [False, False, False],
+    "upsample_residual": [False, False],
+    "upsample_factor": [1, 1],
+}
+
+
+class TransformerConfig(BaseModel):
+    """LTX-Video transformer dimensions plus the action/view/task extensions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    num_layers: int = Field(4, gt=0, description="Transformer blocks (LTX-2B: 28).")
+    num_attention_heads: int = Field(6, gt=0, description="Attention heads (LTX-2B: 32).")
+    attention_head_dim: int = Field(32, gt=0, description="Channels per head (LTX-2B: 64).")
+    caption_channels: int = Field(64, gt=0, description="Width of cached text embeddings (T5-XXL: 4096).")
+    patch_size: int = Field(
+        2, gt=0, description="Spatial patch of latents into tokens (LTX: 1; cpu: 2 -> 12 tokens per latent frame)."
+    )
+    num_tasks: int = Field(8, ge=0, description="Rows of the learned per-task embedding table.")
+    task_tokens: int = Field(4, gt=0, description="Cross-attention tokens per task embedding.")
+    max_views: int = Field(3, gt=0, description="Rows of the learned view embedding (GE: 3).")
+    cross_view_every: int = Field(3, ge=0, description="Blocks with idx % n == 0 attend across views; 0 = never.")
+    cross_view_mode: Literal["joint", "same_frame"] = Field(
+        "joint",
+        description="'joint': all tokens of all views attend to each other (GE); "
+        "'same_frame': only tokens of the same latent frame across views.",
+    )
+    action_hidden: int = Field(192, gt=0, description="Hidden width of the action-encoder MLP.")
+    max_action_tokens: int = Field(64, gt=0, description="Size of the learned action-time position table.")
+
+    @property
+    def inner_dim(self) -> int:
+        return self.num_attention_heads * self.attention_head_dim
+
+
+class DynamicsConfig(BaseModel):
+    """Everything needed to rebuild a :class:`DynamicsModel` (saved as ``config.json``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    preset: str = Field("cpu", description="Name of the preset this config started from.")
+    views: int = Field(3, gt=0, description="Camera views per sample (top, left wrist, right wrist).")
+    height: int = Field(192, gt=0, description="Frame height in pixels (multiple of the VAE spatial ratio).")
+    width: int = Field(256, gt=0, description="Frame width in pixels (multiple of the VAE spatial ratio).")
+    memory_frames: int = Field(4, gt=0, description="History frames, each encoded as one latent frame.")
+    future_frames: int = Field(25, gt=0, description="Imagined frames per chunk (1 + k * temporal ratio).")
+    action_dim: int = Field(14, gt=0, description="Action and state dimension.")
+    action_horizon: int = Field(50, gt=0, description="Policy action-chunk length (30 Hz steps).")
+    action_stride: int = Field(2, gt=0, description="Subsampling of the chunk for the world model (50 -> 25).")
+    action_low: list[float] = Field(
+        default_factory=lambda: [float(v) for v in agilex_cobot_magic().action_limits()[0]],
+        description="Per-dimension minimum used to normalise actions and state to [-1, 1].",
+    )
+    action_high: list[float] = Field(
+        default_factory=lambda: [float(v) for v in agilex_cobot_magic().action_limits()[1]],
+        description="Per-dimension maximum used to normalise actions and state to [-1, 1].",
+    )
+    vae: dict[str, Any] = Field(default_factory=lambda: dict(CPU_VAE), description="AutoencoderKLLTXVideo kwargs.")
+    transformer: TransformerConfig = Field(default_factory=TransformerConfig, description="Transformer dims.")
+    context_noise: float = Field(0.2, ge=0.0, lt=1.0, description="Flow noise level put on memory latents in training.")
+    logit_mean: float = Field(0.2, description="Mean m of the logit-normal training t.")
+    logit_std: float = Field(1.0, gt=0.0, description="Std s of the logit-normal training t.")
+    sample_steps: int = Field(10, gt=0, description="Default Euler steps (10 online, 50 for evaluation).")
+    rope_frame_rate: float = Field(25.0, gt=0.0, description="Frame rate in LTX's RoPE interpolation scale.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DynamicsConfig:
+        if len(self.action_low) != self.action_dim or len(self.action_high) != self.action_dim:
+            raise ValueError(
+                f"action_low/action_high must have action_dim={self.action_dim} values, "
+                f"got {len(self.action_low)} and {len(self.action_high)}"
+            )
+        if any(h <= lo for lo, h in zip(self.action_low, self.action_high)):
+            raise ValueError("every action_high value must be greater than its action_low")
+        if self.action_horizon // self.action_stride != self.future_frames:
+            raise ValueError(
+                f"action_horizon / action_stride = {self.action_horizon // self.action_stride} world-model actions "
+                f"must equal future_frames={self.future_frames} (one action per imagined frame)"
+            )
+        if self.action_horizon % self.action_stride:
+            raise ValueError(
+                f"action_horizon {self.action_horizon} is not a multiple of action_stride {self.action_stride}"
+            )
+        sc, tc = self.spatial_ratio, self.temporal_ratio
+        if self.height % sc or self.width % sc:
+            raise ValueError(f"height/width {self.height}x{self.width} must be multiples of the VAE ratio {sc}")
+        if (self.future_frames - 1) % tc:
+            raise ValueError(f"future_frames must be 1 + k * {tc} for this VAE, got {self.future_frames}")
+        p = self.transformer.patch_size
+        if (self.height // sc) % p or (self.width // sc) % p:
+            raise ValueError(f"latent grid {self.height // sc}x{self.width // sc} is not divisible by patch_size {p}")
+        if self.transformer.max_views < self.views:
+            raise ValueError(f"transformer.max_views {self.transformer.max_views} < views {self.views}")
+        return self
+
+    @property
+    def spatial_ratio(self) -> int:
+        return int(self.vae.get("patch_size", 4)) * 2 ** sum(self.vae["spatio_temporal_scaling"])
+
+    @property
+    def temporal_ratio(self) -> int:
+        return int(self.vae.get("patch_size_t", 1)) * 2 ** sum(self.vae["spatio_temporal_scaling"])
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.vae["latent_channels"])
+
+    @property
+    def future_latent_frames(self) -> int:
+        return 1 + (self.future_frames - 1) // self.temporal_ratio
+
+    @property
+    def action_tokens(self) -> int:
+        return self.action_horizon // self.action_stride
+
+    @property
+    def latent_hw(self) -> tuple[int, int]:
+        return self.height // self.spatial_ratio, self.width // self.spatial_ratio
+
+
+_LTX_2B = TransformerConfig(
+    patch_size=1,
+    num_layers=28,
+    num_attention_heads=32,
+    attention_head_dim=64,
+    caption_channels=4096,
+    num_tasks=16,
+    task_tokens=8,
+    action_hidden=2048,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Trains on 2 CPU cores; imagined chunk (3 views x 25 frames at 192x256, 10 steps) well under a second.
+    "cpu": {"preset": "cpu"},
+    # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).
+    "ge": {"preset": "ge", "vae": dict(LTX_VAE_091), "transformer": _LTX_2B, "sample_steps": 10},
+    # Same transformer with the LTX-Video 0.9.0 VAE.
+    "ltx": {"preset": "ltx", "vae": dict(LTX_VAE_090), "transformer": _LTX_2B, "sample_steps": 10},
+    # Test-only toy: 32x32 frames, 5 future frames, 2 layers.
+    "tiny": {
+        "preset": "tiny",
+        "height": 32,
+        "width": 32,
+        "future_frames": 5,
+        "action_horizon": 10,
+        "vae": dict(TINY_VAE),
+        "transformer": TransformerConfig(
+            patch_size=1,
+            num_layers=2,
+            num_attention_heads=2,
+            attention_head_dim=16,
+            caption_channels=16,
+            num_tasks=2,
+            task_tokens=1,
+            action_hidden=64,
+        ),
+    },
+}
+
+
+def get_preset(name: str, **overrides: Any) -> DynamicsConfig:
+    """Config of a named preset (``cpu``, ``ge``, ``ltx``, ``tiny``), with field overrides.
+
+    Raises:
+        KeyError: unknown name, with the closest preset names suggested.
+    """
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=2)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise KeyError(f"unknown dynamics preset {name!r}{hint} (known: {', '.join(PRESETS)})")
+    return DynamicsConfig(**{**PRESETS[name], **overrides})

@@ -1,0 +1,153 @@
+"""Training loops: flow matching for the transformer (VAE frozen) and reconstruction for the VAE.
+
+Batches are dicts with the keys documented in :data:`BATCH_KEYS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import torch
+
+from rise_env.models.dynamics.model import DynamicsModel
+from rise_env.models.dynamics.vae import AutoencoderTrainer
+
+BATCH_KEYS: dict[str, str] = {
+    "memory_frames": "(B, 4, V, H, W, 3) uint8 memory frames, oldest first",
+    "future_frames": "(B, 25, V, H, W, 3) uint8 frames at 15 Hz after the memory",
+    "actions": "(B, 50, 14) float absolute joint targets at 30 Hz",
+    "state": "(B, 14) float joint state at the last memory frame",
+    "task_index": "(B,) long task ids (optional; or 'text_embeds' (B, L, caption_channels))",
+}
+
+
+class DynamicsTrainer:
+    """AdamW on the transformer only (the VAE stays frozen), linear warm-up then constant LR.
+
+    Example:
+        >>> model = DynamicsModel.from_preset("tiny")
+        >>> from rise_env.models.dynamics.synthetic import moving_squares
+        >>> trainer = DynamicsTrainer(model, lr=1e-3)
+        >>> stats = trainer.step(moving_squares(model.config, batch=2, seed=0))
+        >>> sorted(stats)
+        ['grad_norm', 'loss', 'lr']
+    """
+
+    def __init__(
+        self,
+        model: DynamicsModel,
+        lr: float = 1e-4,
+        warmup_steps: int = 0,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.95),
+        max_grad_norm: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.lr = lr
+        self.warmup_steps = warmup_steps
+        self.max_grad_norm = max_grad_norm
+        model.codec.requires_grad_(False)
+        params = [p for p in model.transformer.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.steps_done = 0
+
+    def current_lr(self) -> float:
+        if self.warmup_steps <= 0:
+            return self.lr
+        return self.lr * min(1.0, (self.steps_done + 1) / self.warmup_steps)
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One update; returns ``loss``, ``grad_norm`` and ``lr``."""
+        model = self.model
+        model.transformer.train()
+        model.codec.eval()
+        lr = self.current_lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = model.loss(batch, generator=self.generator).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite dynamics loss {float(loss)} at step {self.steps_done}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.transformer.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        self.steps_done += 1
+        return {"loss": float(loss), "grad_norm": float(norm), "lr": lr}
+
+
+def _cycle(batches: Iterable[dict]) -> Iterator[dict]:
+    while True:
+        empty = True
+        for b in batches:
+            empty = False
+            yield b
+        if empty:
+            raise ValueError("the batch iterable is empty")
+        if iter(batches) is batches:  # a one-shot iterator is exhausted: stop instead of spinning
+            return
+
+
+def train_dynamics(
+    model: DynamicsModel,
+    batches: Iterable[dict[str, torch.Tensor]],
+    steps: int,
+    lr: float = 1e-4,
+    warmup_steps: int = 0,
+    seed: int = 0,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    progress: bool = False,
+) -> list[float]:
+    """Train the transformer for ``steps`` updates on ``batches`` (re-iterated if it is a list).
+
+    Returns the per-step losses. ``callback(step, stats)`` runs after every update.
+    """
+    trainer = DynamicsTrainer(model, lr=lr, warmup_steps=warmup_steps, seed=seed)
+    losses: list[float] = []
+    it = _cycle(batches)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="dynamics")
+    for i in range(steps):
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
+        stats = trainer.step(batch)
+        losses.append(stats["loss"])
+        if callback is not None:
+            callback(i, stats)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+    if bar is not None:
+        bar.close()
+    return losses
+
+
+def train_vae(
+    model: DynamicsModel,
+    clips: Iterable[torch.Tensor],
+    steps: int,
+    lr: float = 1e-3,
+    kl_weight: float = 1e-6,
+    seed: int = 0,
+) -> list[float]:
+    """Train the model's VAE on ``(B, T, V, H, W, 3)`` uint8 clips (``T = 1 + k r``); returns losses."""
+    vae = model.codec.vae
+    vae.requires_grad_(True)
+    trainer = AutoencoderTrainer(vae, lr=lr, kl_weight=kl_weight)
+    gen = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    it = _cycle(clips)
+    for _ in range(steps):
+        try:
+            clip = next(it)
+        except StopIteration:
+            break
+        losses.append(trainer.step(clip, generator=gen)["loss"])
+    vae.eval()
+    return losses

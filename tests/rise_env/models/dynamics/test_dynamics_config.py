@@ -1,0 +1,62 @@
+"""Presets, validation and paper-scale parameter counts (instantiated on the meta device)."""
+
+import pytest
+import torch
+from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
+
+from rise_env.models.dynamics import DynamicsModel, get_preset
+from rise_env.models.dynamics.config import LTX_VAE_090, DynamicsConfig
+
+
+def test_preset_typo_suggests_name():
+    with pytest.raises(KeyError, match="did you mean 'cpu'"):
+        get_preset("cpy")
+
+
+def test_cpu_layout_matches_ltx_geometry():
+    cfg = get_preset("cpu")
+    assert (cfg.spatial_ratio, cfg.temporal_ratio) == (32, 8)
+    assert cfg.latent_hw == (6, 8) and cfg.future_latent_frames == 4 and cfg.action_tokens == 25
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"future_frames": 24, "action_horizon": 48}, "future_frames must be 1 \\+ k"),
+        ({"height": 100}, "multiples of the VAE ratio"),
+        ({"action_horizon": 40}, "must equal future_frames"),
+        ({"action_low": [0.0] * 3}, "action_dim=14"),
+    ],
+)
+def test_bad_config_is_refused(override, match):
+    with pytest.raises(ValueError, match=match):
+        get_preset("cpu", **override)
+
+
+def test_cpu_preset_is_a_few_million_parameters():
+    with torch.device("meta"):
+        n = DynamicsModel.from_preset("cpu").num_parameters()
+    assert 1e6 < n["transformer"] < 10e6 and 1e6 < n["vae"] < 10e6
+
+
+def test_ltx_preset_matches_ltx_video_2b_and_its_vae():
+    """Transformer = LTX-Video 2B (1,923,385,472 params) + our new modules; VAE = LTX-Video 0.9.0's."""
+    with torch.device("meta"):
+        ours = DynamicsModel.from_preset("ltx")
+        ref_t = LTXVideoTransformer3DModel()  # diffusers defaults are LTX-Video 2B
+        ref_v = AutoencoderKLLTXVideo()  # diffusers defaults are the LTX-Video 0.9.0 VAE
+    n = ours.num_parameters()
+    n_ref_t = sum(p.numel() for p in ref_t.parameters())
+    assert n_ref_t == 1_923_385_472
+    assert n["transformer"] - n["new_modules"] == n_ref_t
+    assert n["vae"] == sum(p.numel() for p in ref_v.parameters()) == 419_193_649
+    assert DynamicsConfig.model_validate_json(ours.config.model_dump_json()).vae == LTX_VAE_090
+
+
+def test_ge_preset_uses_the_timestep_conditioned_ltx_091_vae():
+    with torch.device("meta"):
+        ge = DynamicsModel.from_preset("ge")
+    assert ge.codec.vae.config.timestep_conditioning
+    assert ge.num_parameters()["vae"] == 934_976_434
+    names = dict(ge.transformer.named_parameters())
+    assert names["transformer_blocks.27.attn1.to_q.weight"].shape == (2048, 2048)
