@@ -116,3 +116,42 @@ def test_padded_steps_are_excluded_from_the_per_sample_mean():
 
     per_step = torch.stack([loss_with([j]) for j in range(4)])
     assert torch.allclose(loss_with([0, 1, 2, 3]), per_step.mean(0), atol=1e-6)
+
+
+def _tiny_batch(cfg, bins):
+    g = torch.Generator().manual_seed(2)
+    b = len(bins)
+    return {
+        "images": torch.rand(b, 3, 3, *cfg.vision.image_size, generator=g) * 2 - 1,
+        "state": torch.rand(b, 14, generator=g) * 2 - 1,
+        "task": "stack the blocks",
+        "actions": torch.randn(b, cfg.action_horizon, 14, generator=g),
+        "advantage_bin": torch.tensor(bins),
+    }
+
+
+def test_cfg_dropout_trains_the_null_prompt_branch():
+    cfg = get_vla_config("tiny", cfg_dropout=1.0)
+    torch.manual_seed(0)
+    vla = AdvantageVLA(cfg)
+    batch = _tiny_batch(cfg, [10, 3])
+    noise, t = torch.randn(2, cfg.action_horizon, cfg.action_dim), torch.tensor([0.4, 0.9])
+    dropped = vla.train().loss(batch, noise=noise, time=t)
+    null = vla.loss({**batch, "advantage_bin": torch.tensor([0, 0])}, noise=noise, time=t)
+    kept = vla.eval().loss(batch, noise=noise, time=t)  # no dropout outside training
+    assert torch.equal(dropped, null) and (dropped - kept).abs().max() > 1e-6
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    cfg = get_vla_config("tiny")
+    torch.manual_seed(0)
+    vla = AdvantageVLA(cfg).train()
+    batch = _tiny_batch(cfg, [10, 3])
+    noise, t = torch.randn(2, cfg.action_horizon, cfg.action_dim), torch.tensor([0.4, 0.9])
+    grads = []
+    for flag in (False, True):
+        vla.model.paligemma_with_expert.gradient_checkpointing = flag
+        vla.zero_grad()
+        vla.loss(batch, noise=noise, time=t).mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in vla.parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
