@@ -54,11 +54,11 @@ class BrickSortingTask:
     """Spawns bricks, drives the belt, tracks every brick and scores the episode."""
 
     def __init__(self, model: mujoco.MjModel, layout: SceneLayout, config: BrickSortingConfig) -> None:
-        min_gap = config.spawn_interval_s * config.conveyor_speed
-        if min_gap < 2 * layout.brick_half[0] + 0.05:
+        min_gap = (config.spawn_interval_s - config.spawn_jitter_s) * config.conveyor_speed
+        if config.num_bricks > 1 and min_gap < 2 * layout.brick_half[0] + 0.05:
             raise ValueError(
-                f"spawn_interval_s x conveyor_speed = {min_gap:.3f} m would let bricks overlap; "
-                f"expected at least {2 * layout.brick_half[0] + 0.05:.3f} m between bricks"
+                f"(spawn_interval_s - spawn_jitter_s) x conveyor_speed = {min_gap:.3f} m would let bricks "
+                f"overlap; expected at least {2 * layout.brick_half[0] + 0.05:.3f} m between bricks"
             )
         self.model, self.layout, self.config = model, layout, config
         n = config.num_bricks
