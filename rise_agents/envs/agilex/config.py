@@ -118,6 +118,11 @@ class AgileXConfig(BaseModel):
         description="Python thread switch interval set while the executor runs (process-wide; the default "
         "5 ms lets busy threads delay a tick by up to that); None leaves it alone.",
     )
+    realtime_priority: int | None = Field(
+        None, ge=1, le=99,
+        description="Linux SCHED_FIFO priority of the control thread (needs root or CAP_SYS_NICE; a warning "
+        "if refused); None = normal scheduling.",
+    )
     spin_s: float = Field(
         0.002, ge=0, description="Busy-wait this long before each tick deadline for timing precision (s)."
     )

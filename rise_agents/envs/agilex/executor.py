@@ -12,9 +12,11 @@ executor (``step()``).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,7 +176,17 @@ class ChunkExecutor:
         if self.fault is not None:
             raise self.fault
 
+    def _set_realtime(self) -> None:
+        prio = self.config.realtime_priority
+        if prio is None:
+            return
+        try:
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(prio))
+        except (AttributeError, OSError) as e:
+            warnings.warn(f"AgileX executor: SCHED_FIFO priority {prio} refused ({e}); normal scheduling", stacklevel=2)
+
     def _run(self) -> None:
+        self._set_realtime()
         t0 = time.monotonic()
         k = 0
         while not self._stop.is_set():
@@ -305,21 +317,29 @@ class ChunkExecutor:
     # ------------------------------------------------------------------ stats
     def jitter_stats(self) -> dict[str, float]:
         """p50/p99/max of deadline lateness and of tick-period error over the recorded ticks (ms)."""
-        late = np.asarray(self.lateness, dtype=np.float64)
-        if len(late) < 3:
-            return {}
-        period_err = np.abs(np.diff(late))  # actual period - nominal period
-        ms = 1000.0
-        return {
-            "ticks": int(len(late)),
-            "lateness_p50_ms": float(np.percentile(late, 50) * ms),
-            "lateness_p99_ms": float(np.percentile(late, 99) * ms),
-            "lateness_max_ms": float(late.max() * ms),
-            "period_error_p50_ms": float(np.percentile(period_err, 50) * ms),
-            "period_error_p99_ms": float(np.percentile(period_err, 99) * ms),
-            "period_error_max_ms": float(period_err.max() * ms),
-            "overruns": int(self.overruns),
-            "feedback_age_p99_ms": float(np.percentile(np.asarray(self.feedback_ages), 99) * ms)
-            if self.feedback_ages else float("nan"),
-            "feedback_age_max_ms": float(max(self.feedback_ages) * ms) if self.feedback_ages else float("nan"),
-        }
+        return timing_stats(list(self.lateness), list(self.feedback_ages), self.overruns)
+
+
+def timing_stats(lateness: list[float], feedback_ages: list[float], overruns: int = 0) -> dict[str, float]:
+    """Timing figures in ms from per-tick lateness (start - deadline, s) and feedback ages (s).
+
+    The period error is ``|actual period - nominal period|`` between consecutive ticks.
+    """
+    late = np.asarray(lateness, dtype=np.float64)
+    if len(late) < 3:
+        return {}
+    period_err = np.abs(np.diff(late))
+    ages = np.asarray(feedback_ages, dtype=np.float64)
+    ms = 1000.0
+    return {
+        "ticks": int(len(late)),
+        "lateness_p50_ms": float(np.percentile(late, 50) * ms),
+        "lateness_p99_ms": float(np.percentile(late, 99) * ms),
+        "lateness_max_ms": float(late.max() * ms),
+        "period_error_p50_ms": float(np.percentile(period_err, 50) * ms),
+        "period_error_p99_ms": float(np.percentile(period_err, 99) * ms),
+        "period_error_max_ms": float(period_err.max() * ms),
+        "overruns": int(overruns),
+        "feedback_age_p99_ms": float(np.percentile(ages, 99) * ms) if len(ages) else float("nan"),
+        "feedback_age_max_ms": float(ages.max() * ms) if len(ages) else float("nan"),
+    }
