@@ -74,7 +74,7 @@ class DynamicsTrainer:
         norm = torch.nn.utils.clip_grad_norm_(model.transformer.parameters(), self.max_grad_norm)
         self.optimizer.step()
         self.steps_done += 1
-        return {"loss": float(loss), "grad_norm": float(norm), "lr": lr}
+        return {"loss": loss.item(), "grad_norm": float(norm), "lr": lr}
 
 
 def _cycle(batches: Iterable[dict]) -> Iterator[dict]:

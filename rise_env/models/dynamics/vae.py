@@ -127,7 +127,7 @@ def vae_loss(
     l2 = F.mse_loss(rec, video)
     kl = 0.5 * (dist.mean.pow(2) + dist.var - 1.0 - dist.logvar).mean()  # per latent value
     loss = l1 + l2 + kl_weight * kl
-    return loss, {"loss": float(loss), "l1": float(l1), "l2": float(l2), "kl": float(kl)}
+    return loss, {"loss": loss.item(), "l1": l1.item(), "l2": l2.item(), "kl": kl.item()}
 
 
 class AutoencoderTrainer:
