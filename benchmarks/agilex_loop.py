@@ -1,5 +1,6 @@
 """Control-loop timing of the AgileX executor at 30 Hz against the simulated Piper firmware.
 
+Settings run interleaved in ``--rounds`` slices so that changes in machine load hit them alike.
 For each setting (the defaults: 1 ms Python thread switch interval, normal scheduling; Python's
 stock 5 ms switch interval; SCHED_FIFO priority 50 for the control thread, where permitted) it
 steps ``AgileXEnv`` with sinusoidal 50-step chunks for ``--seconds`` and reports, per tick:
@@ -23,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from rise_agents.envs.agilex import AgileXFault, SimRig
-from rise_agents.envs.agilex.executor import timing_stats
 from rise_env.utils.provenance import write_result_json
 
 RESULT = Path(__file__).resolve().parent / "results" / "agilex_loop.json"
@@ -43,13 +43,23 @@ def sine_policy(state0: np.ndarray, low: np.ndarray, high: np.ndarray, horizon: 
     return predict_chunk
 
 
-def run(seconds: float, feedback_hz: float, switch_interval: float | None, rt_priority: int | None = None) -> dict:
-    """One timed run; returns the executor's timing figures (ms) plus context.
+SETTINGS: dict[str, dict] = {
+    "default": {"gil_switch_interval_s": 0.001, "realtime_priority": None},
+    "switch_5ms_python_default": {"gil_switch_interval_s": None, "realtime_priority": None},
+    "sched_fifo_50": {"gil_switch_interval_s": 0.001, "realtime_priority": 50},
+}
+
+
+def run_slice(seconds: float, feedback_hz: float, setting: dict) -> dict:
+    """Step sinusoid chunks for ``seconds``; returns raw per-tick lateness and feedback ages (s).
 
     A fault (e.g. the 50 ms feedback watchdog tripping because a thread was starved on a loaded
     machine) is counted and reported, the env is reset, and the run goes on.
     """
-    with SimRig(feedback_hz=feedback_hz, gil_switch_interval_s=switch_interval, realtime_priority=rt_priority) as rig:
+    segments: list[np.ndarray] = []
+    ages: list[float] = []
+    overruns, chunks, faults = 0, 0, []
+    with SimRig(feedback_hz=feedback_hz, **setting) as rig:
         env = rig.env
         obs, _ = env.reset()
         low, high = rig.config.action_limits()
@@ -58,45 +68,65 @@ def run(seconds: float, feedback_hz: float, switch_interval: float | None, rt_pr
         env.step(policy())  # warm-up chunk (ramps to the sinusoid), not counted
         env.executor.lateness.clear()
         env.executor.feedback_ages.clear()
-        lateness: list[float] = []
-        ages: list[float] = []
-        overruns, chunks, faults = 0, 0, []
         cpu0, wall0 = time.process_time(), time.monotonic()
+
+        def collect() -> None:
+            nonlocal overruns
+            segments.append(np.asarray(env.executor.lateness, dtype=np.float64))
+            ages.extend(env.executor.feedback_ages)
+            overruns += env.executor.overruns
+
         while time.monotonic() - wall0 < seconds:
             try:
                 env.step(policy())
                 chunks += 1
             except AgileXFault as f:
                 faults.append(f"{type(f).__name__}: {f}")
-                lateness += list(env.executor.lateness)
-                ages += list(env.executor.feedback_ages)
-                overruns += env.executor.overruns
+                collect()
                 env.reset()
-        lateness += list(env.executor.lateness)
-        ages += list(env.executor.feedback_ages)
-        overruns += env.executor.overruns
-        stats = timing_stats(lateness, ages, overruns)
-        stats["chunks"] = chunks
-        stats["faults"] = faults
-        stats["process_cpu_fraction"] = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-        stats["gil_switch_interval_s"] = switch_interval if switch_interval is not None else 0.005
-        stats["realtime_priority"] = rt_priority
-        return stats
+        collect()
+        cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    return {"segments": segments, "ages": ages, "overruns": overruns, "chunks": chunks, "faults": faults,
+            "cpu": cpu}
+
+
+def summarise(slices: list[dict]) -> dict:
+    """Timing figures (ms) over all slices of one setting; period errors never span two slices."""
+    late = np.concatenate([seg for sl in slices for seg in sl["segments"]])
+    period_err = np.concatenate([np.abs(np.diff(seg)) for sl in slices for seg in sl["segments"] if len(seg) > 1])
+    ages = np.asarray([a for sl in slices for a in sl["ages"]])
+    ms = 1000.0
+    return {
+        "ticks": int(len(late)),
+        "lateness_p50_ms": float(np.percentile(late, 50) * ms),
+        "lateness_p99_ms": float(np.percentile(late, 99) * ms),
+        "lateness_max_ms": float(late.max() * ms),
+        "period_error_p50_ms": float(np.percentile(period_err, 50) * ms),
+        "period_error_p99_ms": float(np.percentile(period_err, 99) * ms),
+        "period_error_max_ms": float(period_err.max() * ms),
+        "feedback_age_p99_ms": float(np.percentile(ages, 99) * ms),
+        "feedback_age_max_ms": float(ages.max() * ms),
+        "overruns": int(sum(sl["overruns"] for sl in slices)),
+        "chunks": int(sum(sl["chunks"] for sl in slices)),
+        "faults": [f for sl in slices for f in sl["faults"]],
+        "process_cpu_fraction": float(np.mean([sl["cpu"] for sl in slices])),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description="AgileX 30 Hz control-loop jitter against the simulated firmware")
     p.add_argument("--seconds", type=float, default=20.0, help="timed duration per setting (s)")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved slices per setting (fair under varying load)")
     p.add_argument("--feedback-hz", type=float, default=200.0, help="simulated firmware feedback rate (Hz)")
     p.add_argument("--out", type=Path, default=RESULT, help="result JSON path")
     args = p.parse_args(argv)
 
     load_before = os.getloadavg()
-    runs = {
-        "default": run(args.seconds, args.feedback_hz, 0.001),
-        "switch_5ms_python_default": run(args.seconds, args.feedback_hz, None),
-        "sched_fifo_50": run(args.seconds, args.feedback_hz, 0.001, rt_priority=50),
-    }
+    slices: dict[str, list[dict]] = {name: [] for name in SETTINGS}
+    for _ in range(args.rounds):  # interleave the settings so load changes hit them alike
+        for name, setting in SETTINGS.items():
+            slices[name].append(run_slice(args.seconds / args.rounds, args.feedback_hz, setting))
+    runs = {name: {**summarise(sl), **SETTINGS[name]} for name, sl in slices.items()}
     load_after = os.getloadavg()
     keys = ["lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms", "period_error_p50_ms",
             "period_error_p99_ms", "period_error_max_ms", "feedback_age_p99_ms", "feedback_age_max_ms",
@@ -114,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     figures = {
         "control_hz": 30,
         "seconds_per_setting": args.seconds,
+        "rounds": args.rounds,
         "feedback_hz": args.feedback_hz,
         "chunk_horizon": 50,
         "runs": runs,
