@@ -23,6 +23,7 @@ from rise_agents.envs.sim.expert_config import DEFAULT_PERTURBATION, ExpertConfi
 from rise_agents.envs.sim.layout import ARMS
 from rise_agents.envs.sim.mjcf import CONTROL_HZ
 from rise_agents.envs.sim.planner import NO_PERTURBATION, ArmPlanner, PickPerturbation
+from rise_agents.envs.sim.trajectory import Segment
 
 MODES = ("demo", "rollout", "correction")
 
@@ -198,7 +199,7 @@ class BrickSortingExpert:
             released = carried.copy()
             released[6] = self.cfg.open_width
             planner.segments.append(
-                type(drop)(
+                Segment(
                     "joint",
                     "release",
                     t_c,
