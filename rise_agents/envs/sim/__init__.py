@@ -1,5 +1,18 @@
 """MuJoCo digital twin of the AgileX dual-arm rig, its tasks and scripted experts.
 
+Example (the loop a data collector runs)::
+
+    from rise_agents.envs.sim import BrickSortingSimEnv, make_expert
+
+    env = BrickSortingSimEnv(chunk_size=50, info_frame_hz=30, height=192, width=256)
+    obs, info = env.reset(seed=0)
+    expert = make_expert(env, mode="demo", seed=0)  # or "rollout" | "correction"
+    while True:
+        chunk = expert.act(obs)  # chunk.actions (50, 14) float32, chunk.intervention (50,) bool
+        obs, reward, terminated, truncated, info = env.step(chunk.actions)
+        if terminated or truncated:
+            break
+
 ``MUJOCO_GL`` defaults to ``egl`` (headless) and must be chosen before mujoco is imported.
 """
 
