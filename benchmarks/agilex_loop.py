@@ -65,9 +65,16 @@ def run_slice(seconds: float, feedback_hz: float, setting: dict) -> dict:
         low, high = rig.config.action_limits()
         policy = sine_policy(obs["state"].astype(np.float64), low, high, rig.config.chunk_horizon,
                              rig.config.control_hz)
-        env.step(policy())  # warm-up chunk (ramps to the sinusoid), not counted
+        for _ in range(3):  # warm-up chunk (ramps to the sinusoid), not counted
+            try:
+                env.step(policy())
+                break
+            except AgileXFault as f:
+                faults.append(f"warm-up {type(f).__name__}: {f}")
+                env.reset()
         env.executor.lateness.clear()
         env.executor.feedback_ages.clear()
+        env.executor.overruns = 0
         cpu0, wall0 = time.process_time(), time.monotonic()
 
         def collect() -> None:
