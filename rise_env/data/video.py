@@ -119,7 +119,9 @@ def decode_range(path: Path, from_timestamp: float, length: int, fps: int) -> np
     seen = np.zeros(length, bool)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # Single-threaded on purpose: with frame threads, stopping early can deadlock in PyAV when a
+        # decoder thread logs through a Python log callback while the stream is freed.
+        stream.thread_count = 1
         tb = stream.time_base
         container.seek(int(from_timestamp / tb), stream=stream, backward=True, any_frame=False)
         for frame in container.decode(stream):
