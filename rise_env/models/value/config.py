@@ -120,7 +120,7 @@ VALUE_PRESETS = {
 
 TRAIN_PRESETS = {
     "tiny": lambda: ValueTrainConfig(steps=60, batch_size=8, lr=2e-3, warmup_steps=5, checkpoint_every=20),
-    "cpu": lambda: ValueTrainConfig(steps=3000, batch_size=32, lr=3e-4, warmup_steps=100, checkpoint_every=250),
+    "cpu": lambda: ValueTrainConfig(steps=1500, batch_size=16, lr=3e-4, warmup_steps=100, checkpoint_every=250),
     "pi05": lambda: ValueTrainConfig(),
 }
 
