@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # subcommand module -> it provides add_train_parser(subparsers)
-SUBCOMMANDS: tuple[str, ...] = ("rise_env.models.value.cli",)
+SUBCOMMANDS: tuple[str, ...] = ("rise_env.models.value.cli", "rise_env.models.dynamics.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,9 @@ and 8x temporally like LTX-Video's):
   so it becomes one latent frame;
 * the ``future_frames`` (25 = 1 + 8k) imagined frames are encoded as one causal clip, giving
   ``1 + (25 - 1) // 8 = 4`` latent frames (the first latent frame holds future frame 0 alone);
-* the transformer sees ``4 + 4 = 8`` latent frames per view, ``6 x 8 = 48`` tokens each at 192x256,
-  i.e. 384 tokens per view and 1152 for the three views.
+* the transformer sees ``4 + 4 = 8`` latent frames per view of ``6 x 8`` latents at 192x256: at
+  transformer patch 1 (LTX/GE) 48 tokens each, 384 per view, 1152 for three views; at patch 2 (cpu)
+  12 tokens each, 288 for three views.
 """
 
 from __future__ import annotations
@@ -57,17 +58,19 @@ LTX_VAE_091: dict[str, Any] = {
 # CPU VAE: the LTX geometry (patch 4 + three 2x2x2 stages = 32x spatial, 8x temporal) with narrow
 # channels and one resnet per stage, so cpu and LTX presets share one frame<->latent mapping.
 # 8x spatial would give 768 tokens per latent frame (16x the transformer cost) and decoder stages at
-# full resolution: far outside 0.8 s per chunk on 2 cores. The decoder's finest stage (48x64 x 75
-# frames) dominates decode time, so it is 8 channels wide; capacity sits in the coarser stages.
-# 32 latent channels at transformer patch 2 give 2*2*32 = 128 values per token, LTX's token width.
+# full resolution: far outside 0.8 s per chunk on 2 cores. The finest stages (48x64 per frame, 75
+# frames to decode, 12 memory images to encode) dominate the cost, so they are 8 channels wide and the
+# decoder's finest stage has no extra resnet; capacity sits in the coarse stages (~5 GFLOP to encode
+# the memory, ~11 GFLOP to decode a chunk). 32 latent channels at transformer patch 2 give
+# 2*2*32 = 128 values per token, LTX's token width.
 CPU_VAE: dict[str, Any] = {
     "in_channels": 3,
     "out_channels": 3,
     "latent_channels": 32,
-    "block_out_channels": [16, 32, 64, 64],
-    "decoder_block_out_channels": [8, 32, 64, 64],
+    "block_out_channels": [8, 32, 64, 64],
+    "decoder_block_out_channels": [8, 16, 64, 64],
     "layers_per_block": [1, 1, 1, 1, 1],
-    "decoder_layers_per_block": [1, 1, 1, 1, 1],
+    "decoder_layers_per_block": [0, 1, 1, 1, 1],
     "spatio_temporal_scaling": [True, True, True, False],
     "decoder_spatio_temporal_scaling": [True, True, True, False],
     "decoder_inject_noise": [False, False, False, False, False],

@@ -1,0 +1,216 @@
+"""Imagination speed of the dynamics model: ms per imagined chunk, FLOPs, achieved vs peak FLOP/s.
+
+One chunk = 3 views x 25 frames at 192x256 from 4 memory frames, ``--steps`` Euler steps (10 online).
+Times are split into memory encoding, denoising and VAE decoding; the fp32 matmul peak is measured in
+the same run, so the ratio holds on any machine. Random weights (speed does not depend on them).
+
+    python benchmarks/imagination_speed.py                      # cpu preset, batch 1 and 16, on CPU
+    python benchmarks/imagination_speed.py --device cuda --preset cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from rise_env.models.dynamics import DynamicsModel
+from rise_env.models.dynamics.checkpoint import write_json
+
+TARGET_MS = 800.0  # imagined chunk incl. VAE decode at batch 1 on a 2-core CPU
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _sdpa_cpu_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)
+
+
+def count_flops(fn) -> int:
+    """FLOPs of ``fn()`` (the CPU flash-attention kernel is counted like the CUDA ones)."""
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as fc:
+        fn()
+    return int(fc.get_total_flops())
+
+
+def matmul_peak_gflops(device: torch.device, n: int, repeats: int = 10) -> float:
+    """Best fp32 ``n x n`` matmul throughput (GFLOP/s)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def machine(device: torch.device) -> dict:
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__}
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info.update(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads())
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def time_chunk(model: DynamicsModel, batch: int, steps: int, repeats: int, device: torch.device) -> dict:
+    """Median ms per call of encode / denoise / decode for one batch of chunks."""
+    cfg = model.config
+    g = torch.Generator().manual_seed(0)
+    hist = torch.randint(0, 256, (batch, cfg.memory_frames, cfg.views, cfg.height, cfg.width, 3), generator=g)
+    hist = hist.to(torch.uint8).to(device)
+    low, high = model.action_low.cpu(), model.action_high.cpu()
+    acts = (low + (high - low) * torch.rand(batch, cfg.action_horizon, cfg.action_dim, generator=g)).to(device)
+    state = acts[:, 0].clone()
+    seeds = list(range(batch))
+    parts: dict[str, list[float]] = {"encode": [], "denoise": [], "decode": [], "total": []}
+    for i in range(repeats + 1):  # first run warms up
+        _sync(device)
+        t0 = time.perf_counter()
+        mem = model.encode_memory(hist)
+        _sync(device)
+        t1 = time.perf_counter()
+        lat = model.imagine_latents(mem, state, acts, steps=steps, seeds=seeds)
+        _sync(device)
+        t2 = time.perf_counter()
+        frames = model.codec.decode_frames(lat)
+        _sync(device)
+        t3 = time.perf_counter()
+        assert frames.shape == (batch, cfg.future_frames, cfg.views, cfg.height, cfg.width, 3)
+        if i:
+            for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                parts[k].append(v * 1e3)
+    return {k: round(statistics.median(v), 2) for k, v in parts.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="cpu", help="dynamics preset (cpu, ge, ltx, tiny)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
+    p.add_argument("--steps", type=int, default=10, help="Euler steps per chunk")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per batch size (median)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/imagination_speed_<device>.json)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    model = DynamicsModel.from_preset(args.preset).to(device).eval().requires_grad_(False)
+    cfg = model.config
+    load_before = os.getloadavg()
+    peak = matmul_peak_gflops(device, 2048 if device.type == "cpu" else 8192)
+
+    # FLOPs of one chunk (batch 1), by stage
+    hist = torch.zeros(1, cfg.memory_frames, cfg.views, cfg.height, cfg.width, 3, dtype=torch.uint8, device=device)
+    acts = model.action_low.expand(1, cfg.action_horizon, cfg.action_dim).clone()
+    mem = model.encode_memory(hist)
+    lat = model.imagine_latents(mem, acts[:, 0], acts, steps=1, seeds=[0])
+    flops = {
+        "encode": count_flops(lambda: model.encode_memory(hist)),
+        "denoise": count_flops(lambda: model.imagine_latents(mem, acts[:, 0], acts, steps=args.steps, seeds=[0])),
+        "decode": count_flops(lambda: model.codec.decode_frames(lat)),
+    }
+    flops["total"] = sum(flops.values())
+
+    results = {}
+    for bs in args.batch_sizes:
+        r = time_chunk(model, bs, args.steps, args.repeats, device)
+        r["per_chunk_total"] = round(r["total"] / bs, 2)
+        r["achieved_gflops"] = round(flops["total"] * bs / (r["total"] / 1e3) / 1e9, 2)
+        results[str(bs)] = r
+    load_after = os.getloadavg()
+
+    n = model.num_parameters()
+    print(
+        f"\nimagination speed: preset {args.preset}, {device}, {args.steps} steps, "
+        f"{cfg.views} views x {cfg.future_frames} frames at {cfg.height}x{cfg.width}"
+    )
+    print(
+        f"params: transformer {n['transformer'] / 1e6:.2f}M, vae {n['vae'] / 1e6:.2f}M; "
+        f"GFLOP per chunk: encode {flops['encode'] / 1e9:.2f}, denoise {flops['denoise'] / 1e9:.2f}, "
+        f"decode {flops['decode'] / 1e9:.2f}, total {flops['total'] / 1e9:.2f}"
+    )
+    print(f"fp32 matmul peak {peak:.1f} GFLOP/s; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(
+        f"{'batch':>5} | {'encode ms':>9} | {'denoise ms':>10} | {'decode ms':>9} | {'total ms':>9} | "
+        f"{'ms/chunk':>8} | {'GFLOP/s':>7} | {'% peak':>6}"
+    )
+    for bs, r in results.items():
+        print(
+            f"{bs:>5} | {r['encode']:>9.1f} | {r['denoise']:>10.1f} | {r['decode']:>9.1f} | {r['total']:>9.1f} | "
+            f"{r['per_chunk_total']:>8.1f} | {r['achieved_gflops']:>7.1f} | {100 * r['achieved_gflops'] / peak:>5.1f}%"
+        )
+    b1 = results.get("1")
+    if b1 is not None:
+        verdict = "meets" if b1["total"] <= TARGET_MS else "misses"
+        print(f"batch 1 chunk incl. VAE decode: {b1['total']:.0f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
+
+    report = {
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "git_commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(device),
+        "device": str(device),
+        "preset": args.preset,
+        "steps": args.steps,
+        "chunk": {
+            "views": cfg.views,
+            "frames": cfg.future_frames,
+            "height": cfg.height,
+            "width": cfg.width,
+            "memory_frames": cfg.memory_frames,
+        },
+        "params": n,
+        "ms_per_chunk": {bs: r["per_chunk_total"] for bs, r in results.items()},
+        "ms_per_call": results,
+        "flops_per_chunk": flops["total"],
+        "flops_per_chunk_by_stage": flops,
+        "achieved_gflops": {bs: r["achieved_gflops"] for bs, r in results.items()},
+        "peak_gflops": round(peak, 2),
+        "target_ms_batch1": TARGET_MS,
+        "meets_target": None if b1 is None else b1["total"] <= TARGET_MS,
+        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
+        "note": "ms_per_call = one imagine() of the whole batch (encode memory + denoise + decode); "
+        "ms_per_chunk = ms_per_call / batch. The CPU is shared, see load_average.",
+    }
+    out = Path(args.out or f"benchmarks/results/imagination_speed_{device.type}.json")
+    write_json(out, report)
+    print(f"wrote {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
