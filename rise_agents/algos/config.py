@@ -1,0 +1,95 @@
+"""Training configuration (pydantic, every field documented) and the named presets of each algorithm.
+
+``get_train_config("bc", "cpu", steps=500)`` builds the ``cpu`` preset of ``bc`` with one field
+overridden; a typo in the algorithm or preset name answers "did you mean …".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rise_env.models.vla.config import resolve_preset
+
+TASKS: dict[str, str] = {
+    "brick_sorting": "sort the bricks into the bins",
+    "backpack_packing": "pack the items into the backpack",
+    "box_closing": "close the box",
+}
+"""Task names known to the CLIs → default instruction (the dataset's own task strings win when present)."""
+
+
+class TrainConfig(BaseModel):
+    """Everything that fixes a training run; saved as ``RUN/train_config.json`` and checked on resume."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algo: str = Field("bc", description="Algorithm name (bc, recap, recap-online, ppo, dsrl, dagger).")
+    preset: str = Field("cpu", description="Preset this config was built from (informational).")
+    task: str = Field("brick_sorting", description="Task name (one of rise_agents.algos.config.TASKS).")
+    data: str | None = Field(None, description="LeRobotDataset v3.0 directory with the offline episodes.")
+    out: str | None = Field(None, description="Run directory; default runs/<algo>_<task>.")
+    policy_preset: str = Field("cpu", description="Policy size preset: tiny, cpu or pi05.")
+    init_from: str | None = Field(None, description="Policy directory (save_pretrained) to start from.")
+    steps: int = Field(3000, gt=0, description="Optimiser steps of the whole run.")
+    batch_size: int = Field(16, gt=0, description="Samples per optimiser step.")
+    lr: float = Field(1e-4, gt=0, description="Peak learning rate (paper: cosine 1e-4).")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final LR as a fraction of the peak (paper: 0.1).")
+    warmup_steps: int = Field(100, ge=0, description="Linear LR warm-up steps from 0 to the peak.")
+    weight_decay: float = Field(1e-2, ge=0, description="AdamW decoupled weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW (beta1, beta2).")
+    grad_clip: float = Field(1.0, gt=0, description="Global gradient-norm clip.")
+    ema_decay: float = Field(0.995, ge=0, lt=1, description="EMA decay of the rollout/eval weights (paper 0.995).")
+    advantage_bin: int = Field(10, ge=0, description="Prompted bin for demos/corrections (10 = top, 0 = none).")
+    include_corrections: bool = Field(False, description="Also train on 'correction' episodes (bc/dagger).")
+    seed: int = Field(0, description="Seed of the initial weights, batch sampling and flow noise.")
+    frame_cache: str | None = Field(
+        None, description="Folder for the resized-frame cache (uint8 .npy per episode); default RUN/frame_cache."
+    )
+    checkpoint_every: int = Field(500, gt=0, description="Checkpoint every this many steps.")
+    checkpoint_every_s: float = Field(300.0, gt=0, description="Also checkpoint when this many seconds have passed.")
+    keep_checkpoints: int = Field(2, ge=1, description="Most recent checkpoints kept on disk.")
+    log_every: int = Field(10, gt=0, description="Steps between TensorBoard / metrics.jsonl entries.")
+    time_budget_s: float | None = Field(
+        None, gt=0, description="Stop cleanly (checkpoint + final policy) once this wall time is spent."
+    )
+    num_threads: int | None = Field(None, gt=0, description="torch CPU threads; None keeps torch's default.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        resolve_preset(self.task, tuple(TASKS), "task")
+        return self
+
+    def run_dir(self) -> str:
+        return self.out or f"runs/{self.algo}_{self.task}"
+
+
+# Fields that may change between a run and its resume without changing what is trained.
+RESUMABLE_FIELDS = frozenset(
+    {"out", "data", "frame_cache", "checkpoint_every", "checkpoint_every_s", "keep_checkpoints", "log_every",
+     "time_budget_s", "num_threads"}
+)
+
+_BC_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(policy_preset="tiny", steps=60, batch_size=4, warmup_steps=4, checkpoint_every=20, log_every=1,
+                 lr=3e-3, num_threads=1),
+    "cpu": dict(policy_preset="cpu", steps=3000, batch_size=16, warmup_steps=100, lr=3e-4, checkpoint_every=250,
+                time_budget_s=7000.0, num_threads=2),
+    "pi05": dict(policy_preset="pi05", steps=30000, batch_size=32, warmup_steps=1000, lr=2.5e-5,
+                 checkpoint_every=1000),
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"bc": _BC_PRESETS}
+"""algo → preset name → field values over the TrainConfig defaults."""
+
+
+def get_train_config(algo: str, preset: str = "cpu", **overrides: Any) -> TrainConfig:
+    """Named preset of ``algo`` with ``overrides`` applied (None values are ignored)."""
+    from rise_agents.algos import resolve_algo
+
+    algo = resolve_algo(algo)
+    presets = PRESETS[algo]
+    preset = resolve_preset(preset, tuple(presets), f"{algo} preset")
+    values = {**presets[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(algo=algo, preset=preset, **values)
