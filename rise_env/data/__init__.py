@@ -1,4 +1,10 @@
-"""LeRobotDataset v3.0 read/write (pyarrow + PyAV, no lerobot), stats, training windows, task-centric batching."""
+"""LeRobotDataset v3.0 read/write (pyarrow + PyAV, no lerobot), stats, training windows, task-centric batching.
+
+The torch-based parts (windows, sampler) are imported on first use, so writers (e.g. collection
+workers) do not pay for importing torch.
+"""
+
+from typing import Any
 
 from rise_env.data.episode import Episode, EpisodeError, terminal_rewards, validate_episode
 from rise_env.data.finalize import FinalizeReport, recover_finalize
@@ -15,9 +21,7 @@ from rise_env.data.layout import (
 )
 from rise_env.data.normalize import Normalizer
 from rise_env.data.reader import EpisodeMeta, LeRobotDatasetReader
-from rise_env.data.sampler import TaskCentricBatchSampler
 from rise_env.data.staging import StagingArea
-from rise_env.data.windows import DynamicsWindowDataset, ValueSampleDataset, WindowConfig, window_indices
 from rise_env.data.writer import LeRobotDatasetWriter
 
 __all__ = [
@@ -47,3 +51,19 @@ __all__ = [
     "video_key",
     "window_indices",
 ]
+
+_LAZY = {
+    "DynamicsWindowDataset": "rise_env.data.windows",
+    "ValueSampleDataset": "rise_env.data.windows",
+    "WindowConfig": "rise_env.data.windows",
+    "window_indices": "rise_env.data.windows",
+    "TaskCentricBatchSampler": "rise_env.data.sampler",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rise_env.data' has no attribute {name!r}")
