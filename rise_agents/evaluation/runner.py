@@ -132,6 +132,8 @@ class Evaluator:
         executor = ChunkExecutor(self.cfg.execute_steps, self.cfg.blend)
         frames = [np.stack([obs[k] for k in ("top", "left_wrist", "right_wrist")])] if video else []
         events: dict[str, int] = {}
+        for event in info.get("events", []):
+            events[event["type"]] = events.get(event["type"], 0) + 1
         chunks = 0
         while True:
             actions = executor.next(predictor.chunk(obs))
