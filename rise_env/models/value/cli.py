@@ -37,12 +37,17 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="seed of init, split and sampling")
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute Gemma layers (saves memory)")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    import torch
+
     from rise_env.models.value.run import train_value
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model_cfg = get_value_config(args.preset)
     if args.gradient_checkpointing:
         model_cfg = model_cfg.model_copy(update={"gradient_checkpointing": True})
@@ -82,6 +87,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frame-stride", type=int, default=1, help="evaluate every k-th frame (and the last)")
     p.add_argument("--end-fraction", type=float, default=0.1, help="tail of each episode scored for the AUC")
     p.add_argument("--plot", help="PNG of value curves (default: next to --out)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -111,11 +117,15 @@ def _episodes(spec: str, checkpoint: Path) -> list[int] | None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
     from rise_env.data.reader import LeRobotDatasetReader
     from rise_env.models.value.evaluation import evaluate_value_model
     from rise_env.models.value.model import ValueModel
     from rise_env.utils.provenance import write_result_json
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)
     model = ValueModel.from_pretrained(resolve_model_dir(ckpt))
     reader = LeRobotDatasetReader(args.data)

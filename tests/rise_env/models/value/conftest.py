@@ -64,3 +64,14 @@ def bar_dataset(tmp_path_factory) -> Path:
 def vutil():
     """Helpers for test modules (importlib import mode: test files cannot import conftest)."""
     return SimpleNamespace(bar_frames=bar_frames, write_bar_dataset=write_bar_dataset, SPECS=SPECS, H=H, W=W)
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny models run fastest on one thread (and do not oversubscribe a shared CI machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
