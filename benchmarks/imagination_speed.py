@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=10, help="Euler steps per chunk")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per batch size (median)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--peak-size", type=int, default=None, help="matmul size of the peak (default 2048 CPU, 8192 GPU)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/imagination_speed_<device>.json)")
     args = p.parse_args(argv)
     if args.threads:
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = DynamicsModel.from_preset(args.preset).to(device).eval().requires_grad_(False)
     cfg = model.config
     load_before = os.getloadavg()
-    peak = matmul_peak_gflops(device, 2048 if device.type == "cpu" else 8192)
+    peak = matmul_peak_gflops(device, args.peak_size or (2048 if device.type == "cpu" else 8192))
 
     # FLOPs of one chunk (batch 1), by stage
     hist = torch.zeros(1, cfg.memory_frames, cfg.views, cfg.height, cfg.width, 3, dtype=torch.uint8, device=device)

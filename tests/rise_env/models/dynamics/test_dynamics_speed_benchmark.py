@@ -1,0 +1,53 @@
+"""The imagination-speed benchmark runs end to end (tiny preset) and writes the documented keys."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "imagination_speed.py"
+
+
+def test_benchmark_writes_result_json(tmp_path):
+    spec = importlib.util.spec_from_file_location("imagination_speed", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    threads = torch.get_num_threads()
+    out = tmp_path / "speed.json"
+    try:
+        bench.main(
+            [
+                "--preset",
+                "tiny",
+                "--batch-sizes",
+                "1",
+                "2",
+                "--repeats",
+                "1",
+                "--threads",
+                "1",
+                "--peak-size",
+                "256",
+                "--out",
+                str(out),
+            ]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads(out.read_text())
+    for key in (
+        "command",
+        "git_commit",
+        "date",
+        "machine",
+        "ms_per_chunk",
+        "flops_per_chunk",
+        "achieved_gflops",
+        "peak_gflops",
+        "device",
+    ):
+        assert key in res, key
+    assert set(res["ms_per_chunk"]) == {"1", "2"} and res["flops_per_chunk"] > 0 and res["peak_gflops"] > 0
+    stages = res["flops_per_chunk_by_stage"]
+    assert stages["total"] == stages["encode"] + stages["denoise"] + stages["decode"]
