@@ -41,14 +41,15 @@ def _cmd(out: Path, workers: int) -> list[str]:
     return [sys.executable, "-m", "rise_agents.collect", "--out", str(out), "--workers", str(workers), *TINY]
 
 
-def _staged(out: Path) -> dict[str, str]:
-    """Staged episode dir -> sha256 over its files (names and bytes)."""
+def _staged(out: Path, suffixes: tuple[str, ...] = (".json", ".parquet", ".mp4")) -> dict[str, str]:
+    """Staged episode dir -> sha256 over its files (names and bytes) with the given suffixes."""
     eps = out / "staging" / "episodes"
     result = {}
     for d in sorted(eps.iterdir()) if eps.exists() else []:
         h = hashlib.sha256()
         for f in sorted(d.iterdir()):
-            h.update(f.name.encode() + f.read_bytes())
+            if f.suffix in suffixes:
+                h.update(f.name.encode() + f.read_bytes())
         result[d.name] = h.hexdigest()
     return result
 
@@ -95,7 +96,14 @@ def test_kill9_then_resume_keeps_finished_episodes(tmp_path):
     np.testing.assert_array_equal(r2.states, r.states)
     np.testing.assert_array_equal(r2.actions, r.actions)
     np.testing.assert_array_equal(r2.intervention, r.intervention)
-    assert _staged(ref) == after
+    # Raw-data files are byte-identical (episode.json holds stats computed from the raw frames); the
+    # mp4 bytes are not guaranteed to be (x264 through PyAV was seen to differ between runs), so
+    # decoded frames are compared within codec tolerance.
+    assert _staged(ref, (".json", ".parquet")) == _staged(out, (".json", ".parquet"))
+    for e in range(6):
+        for cam, frames in r.episode_frames(e).items():
+            diff = np.abs(r2.episode_frames(e)[cam].astype(np.int16) - frames)
+            assert diff.mean() < 2.0, (e, cam, diff.mean())
 
     # Rerunning a finished run changes nothing; a different plan on the same directory is refused.
     rerun = subprocess.run(_cmd(out, 2), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
