@@ -1,7 +1,20 @@
-"""Video-prediction metrics: PSNR, SSIM, optical-flow end-point error, controllability."""
+"""Metrics: PSNR, SSIM, optical-flow end-point error, controllability (video); Spearman, ROC-AUC, curves (value)."""
 
 from rise_env.metrics.control import controllability_ratio, controllability_score
 from rise_env.metrics.flow import dense_flow, flow_epe
 from rise_env.metrics.image import psnr, ssim
+from rise_env.metrics.value import EpisodeCurve, plot_value_curves, roc_auc, spearman, value_metrics
 
-__all__ = ["controllability_ratio", "controllability_score", "dense_flow", "flow_epe", "psnr", "ssim"]
+__all__ = [
+    "EpisodeCurve",
+    "controllability_ratio",
+    "controllability_score",
+    "dense_flow",
+    "flow_epe",
+    "plot_value_curves",
+    "psnr",
+    "roc_auc",
+    "spearman",
+    "ssim",
+    "value_metrics",
+]

@@ -235,13 +235,18 @@ class ValueModel(nn.Module):
 
     @classmethod
     def from_policy_checkpoint(
-        cls, directory: str | Path, head_hidden: Sequence[int] | None = None, **overrides: object
+        cls,
+        directory: str | Path,
+        head_hidden: Sequence[int] | None = None,
+        tokenizer: str | None = None,
+        **overrides: object,
     ) -> ValueModel:
         """A value model whose backbone is copied from a saved policy (``{"policy": ...}``), a saved VLA
         (``{"vla": ...}``) or an openpi / LeRobot π0.5 directory; the head is new (V starts at 0).
 
         The backbone config comes from the checkpoint (image size, widths, tokenizer); the value
-        prompt drops the state tokens. ``overrides`` set other ``ValueConfig`` fields.
+        prompt drops the state tokens. ``tokenizer`` replaces the checkpoint's (a raw openpi / LeRobot
+        π0.5 directory needs PaliGemma's SentencePiece ``.model``); ``overrides`` set ``ValueConfig`` fields.
         """
         from rise_env.models.vla.io import resolve_tokenizer
 
@@ -256,10 +261,12 @@ class ValueModel(nn.Module):
             vla = raw["vla"]
         else:
             vla = config_from_checkpoint(directory).model_dump()
-        vla["tokenizer"] = resolve_tokenizer(vla.get("tokenizer", "byte"), directory)
+        vla["tokenizer"] = tokenizer or resolve_tokenizer(vla.get("tokenizer", "byte"), directory)
         vla["discrete_state_input"] = False
         preset = "pi05" if vla.get("name") == "pi05" else "cpu"
         base = get_value_config(preset)
+        # the value prompt has no state tokens: a shorter token budget suffices
+        vla["max_token_len"] = min(int(vla.get("max_token_len", 200)), base.backbone.max_token_len)
         fields = {**base.model_dump(), "name": f"from:{vla.get('name', 'custom')}", "backbone": vla, **overrides}
         if head_hidden is not None:
             fields["head_hidden"] = tuple(head_hidden)
