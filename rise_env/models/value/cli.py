@@ -84,7 +84,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         default="all",
         help="'all', 'val' (the run's held-out split; needs a run dir) or comma-separated indices",
     )
-    p.add_argument("--frame-stride", type=int, default=1, help="evaluate every k-th frame (and the last)")
+    p.add_argument("--frame-stride", type=int, default=5, help="evaluate every k-th frame (and the last)")
     p.add_argument("--end-fraction", type=float, default=0.1, help="tail of each episode scored for the AUC")
     p.add_argument("--plot", help="PNG of value curves (default: next to --out)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

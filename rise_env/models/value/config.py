@@ -101,6 +101,7 @@ class ValueTrainConfig(BaseModel):
     )
     max_bank_gb: float = Field(3.0, gt=0, description="Memory budget of the preloaded frames (GiB).")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of episodes held out for evaluation.")
+    eval_frame_stride: int = Field(5, ge=1, description="Held-out evaluation scores every k-th frame (and the last).")
     seed: int = Field(0, description="Seed of initialisation, the episode split and batch sampling.")
     checkpoint_every: int = Field(500, gt=0, description="Steps between resumable checkpoints.")
     keep_checkpoints: int = Field(2, ge=1, description="Resumable checkpoints kept on disk (newest).")

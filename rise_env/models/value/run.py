@@ -61,7 +61,7 @@ def train_value(
 ) -> ValueModel:
     """Train (or resume) a value model on a LeRobotDataset v3.0 directory; returns the final model."""
     out = Path(out)
-    reader = LeRobotDatasetReader(data)
+    reader = LeRobotDatasetReader(data, cache_episodes=1)  # episodes are decoded once each
     resume = checkpoint_dirs(out)
     if resume:
         run = json.loads((out / RUN_NAME).read_text())
@@ -138,7 +138,12 @@ def train_value(
     model.save_pretrained(out / "model")
     if evaluate and val_eps:
         result = evaluate_value_model(
-            model, reader, val_eps, frame_stride=1, plot_path=out / "value_curves_val.png", progress=progress
+            model,
+            reader,
+            val_eps,
+            frame_stride=train_cfg.eval_frame_stride,
+            plot_path=out / "value_curves_val.png",
+            progress=progress,
         )
         atomic_write_text(out / "eval_val.json", json.dumps(result, indent=2) + "\n")
         if writer is not None:
