@@ -172,9 +172,10 @@ class Algorithm:
     def train(self, stop_after: int | None = None) -> Path:
         """Run to ``cfg.steps`` (or stop after step ``stop_after`` without saving: an interruption)."""
         cfg = self.cfg
+        started = time.monotonic() - self.elapsed_s  # the time budget includes frame caching
         self.dataset.prepare(self.progress)
         writer = _tensorboard(self.run / "tb")
-        started, last_ckpt = time.monotonic() - self.elapsed_s, time.monotonic()
+        last_ckpt = time.monotonic()
         self.history: list[tuple[int, float]] = []
         bar = tqdm(range(self.start_step + 1, cfg.steps + 1), initial=self.start_step, total=cfg.steps,
                    desc=f"{cfg.algo} {cfg.task}", disable=not self.progress)

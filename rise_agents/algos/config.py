@@ -52,7 +52,7 @@ class TrainConfig(BaseModel):
     keep_checkpoints: int = Field(2, ge=1, description="Most recent checkpoints kept on disk.")
     log_every: int = Field(10, gt=0, description="Steps between TensorBoard / metrics.jsonl entries.")
     time_budget_s: float | None = Field(
-        None, gt=0, description="Stop cleanly (checkpoint + final policy) once this wall time is spent."
+        None, gt=0, description="Stop cleanly (checkpoint + final policy) after this wall time, frame caching included."
     )
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads; None keeps torch's default.")
 
@@ -75,7 +75,7 @@ _BC_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(policy_preset="tiny", steps=60, batch_size=4, warmup_steps=4, checkpoint_every=20, log_every=1,
                  lr=3e-3, num_threads=1),
     # One torch thread: on 2 cores shared with other jobs it measured 4-10x faster per step than two.
-    "cpu": dict(policy_preset="cpu", steps=5000, batch_size=16, warmup_steps=200, lr=3e-4, checkpoint_every=250,
+    "cpu": dict(policy_preset="cpu", steps=3000, batch_size=16, warmup_steps=200, lr=3e-4, checkpoint_every=250,
                 time_budget_s=7000.0, num_threads=1),
     "pi05": dict(policy_preset="pi05", steps=30000, batch_size=32, warmup_steps=1000, lr=2.5e-5,
                  checkpoint_every=1000),
