@@ -178,22 +178,58 @@ class LeRobotDatasetReader:
 
     def episode_frames(self, ep: int) -> dict[str, np.ndarray]:
         """Decoded frames of every camera for episode ``ep``: camera -> ``(T, H, W, 3)`` uint8 (cached)."""
+        idx = np.arange(self._check_episode(ep).length)
+        self._ensure(ep, idx)
+        return {cam: arr for cam, (arr, _) in self._cache[ep].items()}
+
+    def frames_at(self, ep: int, indices: np.ndarray) -> np.ndarray:
+        """Frames ``indices`` (within episode ``ep``) of every camera: ``(n, V, H, W, 3)`` uint8, a fresh array.
+
+        Only the frame ranges not decoded yet are decoded (windows of one episode share them).
+        """
+        idx = np.asarray(indices, np.int64)
+        m = self._check_episode(ep)
+        if idx.size and (idx.min() < 0 or idx.max() >= m.length):
+            raise IndexError(f"frame indices must be in [0, {m.length}) for episode {ep}, got {idx.min()}..{idx.max()}")
+        self._ensure(ep, idx)
+        first = self._cache[ep][self.cameras[0]][0]
+        out = np.empty((idx.size, len(self.cameras), *first.shape[1:]), np.uint8)
+        for v, cam in enumerate(self.cameras):
+            out[:, v] = self._cache[ep][cam][0][idx]
+        return out
+
+    def _check_episode(self, ep: int) -> EpisodeMeta:
         if not 0 <= ep < self.num_episodes:
             raise IndexError(f"episode {ep} out of range: the dataset has {self.num_episodes} episodes")
+        return self.episodes[ep]
+
+    def _ensure(self, ep: int, idx: np.ndarray, merge_gap: int = 16) -> None:
+        """Decode the missing frames among ``idx`` of every camera (contiguous runs, small gaps merged)."""
         if ep in self._cache:
             self._cache.move_to_end(ep)
-            return self._cache[ep]
-        row, length = self._ep_rows[ep], self.episodes[ep].length
-        out = {}
+        else:
+            self._cache[ep] = {}
+            while len(self._cache) > self.cache_episodes:
+                self._cache.popitem(last=False)
+        entry, row, length = self._cache[ep], self._ep_rows[ep], self.episodes[ep].length
         for cam, key in zip(self.cameras, self.video_keys, strict=True):
+            arr, seen = entry.get(cam, (None, np.zeros(length, bool)))
+            missing = np.unique(idx[~seen[idx]]) if idx.size else idx
+            if missing.size == 0:
+                continue
             path = self.root / self.info["video_path"].format(
                 video_key=key, chunk_index=row[f"videos/{key}/chunk_index"], file_index=row[f"videos/{key}/file_index"]
             )
-            out[cam] = decode_range(path, float(row[f"videos/{key}/from_timestamp"]), length, self.fps)
-        self._cache[ep] = out
-        while len(self._cache) > self.cache_episodes:
-            self._cache.popitem(last=False)
-        return out
+            start = float(row[f"videos/{key}/from_timestamp"])
+            breaks = np.flatnonzero(np.diff(missing) > merge_gap)
+            for lo, hi in zip(np.r_[0, breaks + 1], np.r_[breaks, missing.size - 1], strict=True):
+                a, b = int(missing[lo]), int(missing[hi]) + 1
+                part = decode_range(path, start + a / self.fps, b - a, self.fps)
+                if arr is None:
+                    arr = np.empty((length, *part.shape[1:]), np.uint8)
+                arr[a:b] = part
+                seen[a:b] = True
+            entry[cam] = (arr, seen)
 
     def load_episode(self, ep: int) -> Episode:
         """Episode ``ep`` as an in-memory :class:`Episode` (decoded images, per-frame arrays, metadata)."""

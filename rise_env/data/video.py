@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from rise_env.data.layout import VideoConfig
 
@@ -117,25 +118,39 @@ def decode_range(path: Path, from_timestamp: float, length: int, fps: int) -> np
     """
     out: np.ndarray | None = None
     seen = np.zeros(length, bool)
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        # Single-threaded on purpose: with frame threads, stopping early can deadlock in PyAV when a
-        # decoder thread logs through a Python log callback while the stream is freed.
-        stream.thread_count = 1
-        tb = stream.time_base
-        container.seek(int(from_timestamp / tb), stream=stream, backward=True, any_frame=False)
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            k = round((float(frame.pts * tb) - from_timestamp) * fps)
-            if k < 0:
-                continue
-            if k >= length:
-                break
+    end_pts: int | None = None
+    to_rgb = VideoReformatter()  # reused: ~4x faster than frame.to_ndarray(format="rgb24"), same pixels
+
+    def place(frame: av.VideoFrame) -> None:
+        nonlocal out
+        if frame.pts is None:
+            return
+        k = round((float(frame.pts * tb) - from_timestamp) * fps)
+        if 0 <= k < length:
             if out is None:
                 out = np.empty((length, frame.height, frame.width, 3), np.uint8)
-            out[k] = frame.to_ndarray(format="rgb24")
+            out[k] = to_rgb.reformat(frame, format="rgb24").to_ndarray()
             seen[k] = True
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        # One thread: frame threads gave no speed-up on 2 shared cores, and stopping early with busy
+        # frame threads can deadlock in PyAV (a thread logging through Python while the stream is freed).
+        stream.thread_count = 1
+        tb = stream.time_base
+        ctx = stream.codec_context
+        end_pts = int(round((from_timestamp + length / fps) / tb))
+        container.seek(int(from_timestamp / tb), stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and packet.pts >= end_pts:
+                break  # no B-frames: later packets only hold later frames
+            for frame in ctx.decode(packet):
+                place(frame)
+        # Drain the decoder (frames still buffered inside it).
+        for frame in ctx.decode(None):
+            place(frame)
     if out is None or not seen.all():
         missing = np.flatnonzero(~seen)[:5].tolist() if out is not None else list(range(min(length, 5)))
         raise VideoError(

@@ -62,10 +62,6 @@ def window_indices(t: int, length: int, cfg: WindowConfig) -> dict[str, np.ndarr
     }
 
 
-def _stack_views(frames: dict[str, np.ndarray], cams: list[str], idx: np.ndarray) -> np.ndarray:
-    return np.stack([frames[c][idx] for c in cams], axis=1)
-
-
 class _EpisodeSamples(Dataset):
     """Common part: a flat list of (episode, frame) samples with their episode and task ids."""
 
@@ -107,11 +103,10 @@ class DynamicsWindowDataset(_EpisodeSamples):
         ep, t = self._locate(i)
         r = self.reader
         ix = window_indices(t, r.episodes[ep].length, self.cfg)
-        frames = r.episode_frames(ep)
         base = r.episodes[ep].from_index
         return {
-            "memory_frames": torch.from_numpy(_stack_views(frames, r.cameras, ix["memory"])),
-            "future_frames": torch.from_numpy(_stack_views(frames, r.cameras, ix["future"])),
+            "memory_frames": torch.from_numpy(r.frames_at(ep, ix["memory"])),
+            "future_frames": torch.from_numpy(r.frames_at(ep, ix["future"])),
             "actions": torch.from_numpy(r.actions[base + ix["actions"]]),
             "action_is_pad": torch.from_numpy(ix["action_is_pad"]),
             "future_is_pad": torch.from_numpy(ix["future_is_pad"]),
@@ -140,13 +135,13 @@ class ValueSampleDataset(_EpisodeSamples):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ep, t = self._locate(i)
         r, m = self.reader, self.reader.episodes[ep]
-        frames = r.episode_frames(ep)
         nxt = min(t + 1, m.length - 1)
+        obs, next_obs = r.frames_at(ep, np.array([t, nxt]))
         last = t == m.length - 1
         reward = (1.0 if m.success else -1.0) if last else 0.0
         return {
-            "obs": torch.from_numpy(_stack_views(frames, r.cameras, np.array([t]))[0]),
-            "next_obs": torch.from_numpy(_stack_views(frames, r.cameras, np.array([nxt]))[0]),
+            "obs": torch.from_numpy(obs),
+            "next_obs": torch.from_numpy(next_obs),
             "state": torch.from_numpy(r.states[m.from_index + t].copy()),
             "progress": torch.tensor(t / m.length, dtype=torch.float32),
             "next_progress": torch.tensor(nxt / m.length, dtype=torch.float32),

@@ -84,3 +84,18 @@ def test_value_samples(reader, written_dataset, dsutil):
         assert dsutil.frame_ids(last["next_obs"].numpy()).tolist() == [ep.length - 1] * 3
     rewards = np.array([float(vs[i]["reward"]) for i in range(len(vs))])
     assert (rewards != 0).sum() == len(episodes)
+
+
+def test_frames_at_decodes_only_the_needed_ranges(written_dataset, dsutil):
+    r = LeRobotDatasetReader(written_dataset[0], cache_episodes=1)
+    got = r.frames_at(3, np.array([2, 3, 39, 40]))
+    assert got.shape == (4, 3, 32, 48, 3)
+    assert dsutil.frame_ids(got).tolist() == [[2] * 3, [3] * 3, [39] * 3, [40] * 3]
+    decoded = r._cache[3]["top"][1]
+    assert 4 <= decoded.sum() < r.episodes[3].length  # two short runs, not the whole 41-frame episode
+    full = r.episode_frames(3)["top"]  # fills the rest; earlier frames are reused
+    assert dsutil.frame_ids(full).tolist() == list(range(41))
+    r.frames_at(0, np.array([0]))  # cache of one episode: episode 3 is evicted
+    assert list(r._cache) == [0]
+    with pytest.raises(IndexError, match=r"\[0, 20\)"):
+        r.frames_at(0, np.array([20]))
