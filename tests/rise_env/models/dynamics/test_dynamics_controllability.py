@@ -5,12 +5,22 @@ it is too slow for CI), so the check is done where the model works: the imagined
 true action must be closer to the real future than the latents imagined under the opposite action.
 """
 
+import pytest
 import torch
 
 from rise_env.metrics import controllability_score
 from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.synthetic import moving_squares
 from rise_env.models.dynamics.training import train_dynamics
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is as fast and does not collapse when the CPU is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def test_trained_toy_moves_the_square_where_the_action_says():

@@ -11,6 +11,15 @@ from rise_env.models.dynamics.synthetic import moving_squares
 from rise_env.models.dynamics.training import train_dynamics
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is as fast and does not collapse when the CPU is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)

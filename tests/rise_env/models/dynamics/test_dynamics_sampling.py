@@ -6,6 +6,15 @@ import torch
 from rise_env.models.dynamics import DynamicsModel, EulerFlowSampler, logit_normal_t, per_sample_noise
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is as fast and does not collapse when the CPU is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def test_euler_is_exact_on_a_straight_flow():
     x0 = torch.randn(3, 4)
     out = EulerFlowSampler(steps=7).sample(lambda x, t: (x - x0) / t.view(-1, 1), torch.randn(3, 4))
