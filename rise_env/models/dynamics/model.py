@@ -181,8 +181,11 @@ class DynamicsModel(nn.Module):
             task_index: ``(B,)`` task ids; or ``text_embeds`` ``(B, L, caption_channels)`` cached.
 
         Returns:
-            ``(B, 25, V, H, W, 3)`` uint8 imagined frames at 15 Hz.
+            ``(B, 25, V, H, W, 3)`` uint8 imagined frames at 15 Hz (numpy inputs are accepted too).
         """
+        history_frames = torch.as_tensor(history_frames)
+        state = torch.as_tensor(state, dtype=torch.float32)
+        action_chunk = torch.as_tensor(action_chunk, dtype=torch.float32)
         memory = self.encode_memory(history_frames)
         lat = self.imagine_latents(memory, state, action_chunk, steps, seeds, generators, task_index, text_embeds)
         return self.codec.decode_frames(lat)

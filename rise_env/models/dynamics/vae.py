@@ -96,14 +96,23 @@ class LatentCodec(nn.Module):
         z = self._encode(frames_to_video(frames), sample, generator)
         return z.reshape(b, v, *z.shape[1:])
 
-    def decode(self, latents: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``(B, V, C, F, h, w)`` normalised latents -> ``(B*V, 3, 1 + (F-1) r, H, W)`` in [-1, 1]."""
+    def decode(self, latents: torch.Tensor, noise_seed: int = 0) -> torch.Tensor:
+        """``(B, V, C, F, h, w)`` normalised latents -> ``(B*V, 3, 1 + (F-1) r, H, W)`` in [-1, 1].
+
+        Decoders that inject noise (LTX 0.9.1) draw it under a private RNG seeded with
+        ``noise_seed``, so decoding is deterministic and leaves the global RNG untouched.
+        """
         b, v = latents.shape[:2]
         z = self._denorm(latents.reshape(b * v, *latents.shape[2:])).to(self.vae.dtype)
         temb = None
         if getattr(self.vae.config, "timestep_conditioning", False):
             temb = torch.full((z.shape[0],), self.decode_timestep, device=z.device, dtype=z.dtype)
-        return self.vae.decode(z, temb=temb).sample
+        if not any(self.vae.config.decoder_inject_noise):
+            return self.vae.decode(z, temb=temb).sample
+        devices = [z.device] if z.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(noise_seed)
+            return self.vae.decode(z, temb=temb).sample
 
     def decode_frames(self, latents: torch.Tensor) -> torch.Tensor:
         """``(B, V, C, F, h, w)`` -> ``(B, T, V, H, W, 3)`` uint8."""
