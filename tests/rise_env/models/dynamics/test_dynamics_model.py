@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -95,3 +96,14 @@ def test_rollout_chains_chunks_and_reproduces(tiny):
     out = imagine_rollout(tiny, b["memory_frames"], b["state"], chunks, steps=2, seeds=[0, 1])
     again = imagine_rollout(tiny, b["memory_frames"], b["state"], chunks, steps=2, seeds=[0, 1])
     assert out.shape == (2, 10, 3, 32, 32, 3) and torch.equal(out, again)
+
+
+def test_fidelity_evaluation_reports_the_result_keys(tiny):
+    from rise_env.models.dynamics.evaluation import evaluate_dynamics
+
+    batches = [moving_squares(tiny.config, 2, seed=s) for s in range(2)]
+    res = evaluate_dynamics(tiny, batches, steps=2)
+    assert res["episodes"] == 4
+    for key in ("psnr", "ssim", "epe", "psnr_copy_last", "ssim_copy_last", "epe_copy_last", "controllability_ratio"):
+        assert np.isfinite(res[key]), key
+    assert res["psnr_copy_last"] > res["psnr"]  # an untrained model loses to copying the last frame
