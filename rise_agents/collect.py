@@ -24,7 +24,18 @@ def parse_args(argv: list[str] | None = None) -> CollectConfig:
     ap = argparse.ArgumentParser(prog="python -m rise_agents.collect", description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="brick_sorting", help=f"{fields['task'].description}")
     ap.add_argument("--out", required=True, help=fields["out"].description)
-    for name in ("demos", "rollouts", "corrections", "workers", "seed", "height", "width", "chunk_size", "num_bricks"):
+    for name in (
+        "demos",
+        "rollouts",
+        "corrections",
+        "workers",
+        "seed",
+        "height",
+        "width",
+        "chunk_size",
+        "num_bricks",
+        "crf",
+    ):
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=None, help=fields[name].description)
     ap.add_argument("--time-limit-s", type=float, default=None, help=fields["time_limit_s"].description)
     ap.add_argument("--no-finalize", action="store_true", help="Stage episodes only; finalize on a later run.")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from rise_agents.data_collection.recorder import record_episode
-from rise_env.data import DatasetConfig, FinalizeReport, LeRobotDatasetWriter
+from rise_env.data import DatasetConfig, FinalizeReport, LeRobotDatasetWriter, VideoConfig
 from rise_env.spec import agilex_cobot_magic
 
 
@@ -59,6 +59,7 @@ class CollectConfig(BaseModel):
     height: int = Field(192, gt=0, description="Camera image height (even).")
     width: int = Field(256, gt=0, description="Camera image width (even).")
     chunk_size: int = Field(50, gt=0, description="Control steps per env.step (expert chunk).")
+    crf: int = Field(23, ge=0, le=51, description="x264 quality of the camera videos (lower: better, larger).")
     time_limit_s: float | None = Field(None, gt=0, description="Episode time limit in s (env default when None).")
     num_bricks: int | None = Field(None, gt=0, description="Bricks per episode (env default when None).")
     finalize: bool = Field(True, description="Write the v3.0 files once every episode is staged.")
@@ -80,7 +81,7 @@ class CollectConfig(BaseModel):
         return self.demos + self.rollouts + self.corrections
 
     def dataset_config(self) -> DatasetConfig:
-        return DatasetConfig(robot=agilex_cobot_magic(self.height, self.width), fps=30)
+        return DatasetConfig(robot=agilex_cobot_magic(self.height, self.width), fps=30, video=VideoConfig(crf=self.crf))
 
 
 @dataclass(frozen=True)
