@@ -169,6 +169,60 @@ def check(path: Path, originals: list[Episode] | None, backend: str) -> dict:
     return res
 
 
+def reverse_check(root: Path, episodes: int, length: int, height: int, width: int) -> dict:
+    """Write a dataset with LeRobot's own writer (its default AV1 video) and read it with our reader."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    robot = agilex_cobot_magic(height, width)
+    names = robot.joint_names
+    features = {
+        "observation.state": {"dtype": "float32", "shape": (14,), "names": names},
+        "action": {"dtype": "float32", "shape": (14,), "names": names},
+    }
+    for cam in robot.camera_keys:
+        features[f"observation.images.{cam}"] = {
+            "dtype": "video",
+            "shape": (height, width, 3),
+            "names": ["height", "width", "channels"],
+        }
+    ds = LeRobotDataset.create("local/lerobot_written", fps=30, features=features, root=root, robot_type=robot.name)
+    eps = [synthetic_episode(i, length + 7 * i, height, width, robot.camera_keys) for i in range(episodes)]
+    for ep in eps:
+        for t in range(ep.length):
+            frame = {"observation.state": ep.states[t], "action": ep.actions[t], "task": ep.task}
+            frame.update({f"observation.images.{c}": ep.images[c][t] for c in robot.camera_keys})
+            ds.add_frame(frame)
+        ds.save_episode()
+    ds.finalize()
+    ours = LeRobotDatasetReader(root)
+    problems, diffs = [], []
+    if (ours.num_episodes, ours.num_frames) != (len(eps), sum(e.length for e in eps)):
+        problems.append(f"counts: ours {ours.num_episodes}/{ours.num_frames}")
+    for e, ep in enumerate(eps):
+        sl = ours.episode_slice(e)
+        if ours.episodes[e].task != ep.task:
+            problems.append(f"episode {e}: task {ours.episodes[e].task!r} != {ep.task!r}")
+        if not (np.array_equal(ours.states[sl], ep.states) and np.array_equal(ours.actions[sl], ep.actions)):
+            problems.append(f"episode {e}: state/action differ")
+        for cam, frames in ours.episode_frames(e).items():
+            diffs.append(np.abs(frames.astype(np.int16) - ep.images[cam]).ravel())
+    d = np.concatenate(diffs)
+    codec = ours.features[f"observation.images.{robot.camera_keys[0]}"]["info"]["video.codec"]
+    return {
+        "direction": "written by lerobot, read by rise_env.data",
+        "video_codec": codec,
+        "episodes": ours.num_episodes,
+        "frames": ours.num_frames,
+        "image_absdiff_vs_written": {
+            "max": int(d.max()),
+            "p99": float(np.percentile(d, 99)),
+            "mean": round(float(d.mean()), 4),
+        },
+        "problems": problems,
+        "ok": not problems,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", type=Path, help="existing dataset to check (default: write a synthetic one)")
@@ -179,6 +233,7 @@ def main() -> int:
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--backends", default="pyav,torchcodec", help="LeRobot video backends to try")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--reverse", action="store_true", help="also write with LeRobot and read with rise_env.data")
     args = ap.parse_args()
 
     import lerobot
@@ -198,9 +253,22 @@ def main() -> int:
             res = {"backend": backend, "ok": False, "problems": [f"{type(err).__name__}: {err}"[:500]]}
         report["results"].append(res)
         print(json.dumps(res, indent=2))
+    if args.reverse:
+        rev_root = Path(tempfile.mkdtemp(prefix="rise_lerobot_reverse_")) / "dataset"
+        try:
+            res = reverse_check(rev_root, 3, args.length, 96, 128)
+        except Exception as err:
+            res = {
+                "direction": "written by lerobot, read by rise_env.data",
+                "ok": False,
+                "problems": [f"{type(err).__name__}: {err}"[:500]],
+            }
+        report["reverse"] = res
+        print(json.dumps(res, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     ok = any(r["ok"] for r in report["results"]) and all(r["ok"] or r.get("frames") is None for r in report["results"])
+    ok = ok and report.get("reverse", {"ok": True})["ok"]
     print("LeRobot compatibility:", "OK" if ok else "FAILED")
     return 0 if ok else 1
 
