@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from rise_agents.envs.agilex.blending import linear_blend
+from rise_agents.execution.blending import linear_blend
 
 
 class ChunkExecutor:

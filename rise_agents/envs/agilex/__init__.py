@@ -5,7 +5,7 @@ and is tested without hardware.
 """
 
 from rise_agents.envs.agilex.async_runner import AsyncChunkRunner
-from rise_agents.envs.agilex.blending import (
+from rise_agents.execution.blending import (
     linear_blend,
     linear_blend_weights,
     make_planner,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rise_agents.envs.agilex.blending import make_planner
+from rise_agents.execution.blending import make_planner
 from rise_agents.envs.agilex.cameras import Camera, Frame
 from rise_agents.envs.agilex.config import AgileXConfig
 from rise_agents.envs.agilex.errors import (

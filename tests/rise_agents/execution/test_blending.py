@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rise_agents.envs.agilex.blending import (
+from rise_agents.execution.blending import (
     SequentialPlanner,
     TemporalEnsemblePlanner,
     ensemble_weights,
