@@ -5,12 +5,6 @@ and is tested without hardware.
 """
 
 from rise_agents.envs.agilex.async_runner import AsyncChunkRunner
-from rise_agents.execution.blending import (
-    linear_blend,
-    linear_blend_weights,
-    make_planner,
-    temporal_ensemble,
-)
 from rise_agents.envs.agilex.cameras import Camera, FakeCamera, OpenCVCamera, RealSenseCamera, frame_counter
 from rise_agents.envs.agilex.config import AgileXConfig, ArmConfig, CameraConfig, sim_config
 from rise_agents.envs.agilex.env import AgileXEnv
@@ -29,6 +23,12 @@ from rise_agents.envs.agilex.recorder import EpisodeRecorder
 from rise_agents.envs.agilex.safety import SafetyFilter, install_sigint_handler
 from rise_agents.envs.agilex.sim_firmware import BusSpy, SimulatedPiperFirmware
 from rise_agents.envs.agilex.sim_rig import AgileXSimEnv, SimRig
+from rise_agents.execution.blending import (
+    linear_blend,
+    linear_blend_weights,
+    make_planner,
+    temporal_ensemble,
+)
 
 __all__ = [
     "AgileXConfig",

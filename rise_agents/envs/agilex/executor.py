@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rise_agents.execution.blending import make_planner
 from rise_agents.envs.agilex.cameras import Camera, Frame
 from rise_agents.envs.agilex.config import AgileXConfig
 from rise_agents.envs.agilex.errors import (
@@ -35,6 +34,7 @@ from rise_agents.envs.agilex.errors import (
 )
 from rise_agents.envs.agilex.piper_arm import PiperArm
 from rise_agents.envs.agilex.safety import SafetyFilter
+from rise_agents.execution.blending import make_planner
 
 
 @dataclass(frozen=True)
