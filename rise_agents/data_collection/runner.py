@@ -233,5 +233,5 @@ def collect(cfg: CollectConfig) -> CollectReport:
     finally:
         bar.close()
         _WORKER.clear()
-    report = writer.finalize() if cfg.finalize else None
+    report = writer.finalize(progress=cfg.progress) if cfg.finalize else None
     return CollectReport(len(jobs), len(todo), len(jobs) - len(todo), _summary(writer, jobs), report)

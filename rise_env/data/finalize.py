@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from rise_env.data.atomic import atomic_write_json, fsync_dir, fsync_tree, read_json, rmtree
 from rise_env.data.layout import (
@@ -129,12 +130,12 @@ def _manifest(staging: StagingArea, ids: list[int]) -> list[list]:
     return [[i, os.stat(staging.episode_dir(i) / "episode.json").st_mtime_ns] for i in ids]
 
 
-def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False) -> FinalizeReport:
+def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False, progress: bool = False) -> FinalizeReport:
     """Write the v3.0 dataset from every staged episode (ordered by episode id).
 
     Episode ids are mapped to contiguous ``episode_index`` 0..N-1 in id order; tasks get
     ``task_index`` in order of first appearance. Re-running without new staged episodes is a no-op
-    (``skipped=True``) unless ``force``.
+    (``skipped=True``) unless ``force``. ``progress`` shows a bar over the episodes' tables and videos.
     """
     root = Path(root)
     recover_finalize(root)
@@ -170,6 +171,7 @@ def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False) -> Fin
 
     # Per-frame tables with the dataset-wide indices.
     tables = []
+    bar = tqdm(total=len(ids) * (1 + len(cfg.cameras)), desc="finalize", unit="ep", disable=not progress)
     for ep_index, (i, m) in enumerate(zip(ids, metas, strict=True)):
         t = pq.read_table(staging.episode_dir(i) / FRAMES_FILE)
         n = t.num_rows
@@ -179,6 +181,7 @@ def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False) -> Fin
         t = t.append_column("index", pa.array(np.arange(starts[ep_index], starts[ep_index] + n, dtype=np.int64)))
         t = t.append_column("task_index", pa.array(np.full(n, tasks[m["task"]], np.int64)))
         tables.append(t)
+        bar.update(1)
     order = [k for k in build_features(cfg) if k in tables[0].column_names]
     tables = [t.select(order) for t in tables]
 
@@ -218,6 +221,7 @@ def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False) -> Fin
                     }
                 )
             n_video_files += 1
+            bar.update(len(group))
             vinfo.setdefault(key, video_info(path))
 
     # Statistics: per episode (flattened into the episodes table) and for the whole dataset.
@@ -265,6 +269,7 @@ def finalize_dataset(root: Path, cfg: DatasetConfig, force: bool = False) -> Fin
         "features": build_features(cfg, vinfo),
     }
     atomic_write_json(new / INFO_PATH, info)
+    bar.close()
     fsync_tree(new)
     atomic_write_json(fin / "COMMITTED", {"dirs": list(DATASET_DIRS), "manifest": manifest})
     recover_finalize(root)

@@ -66,14 +66,14 @@ class LeRobotDatasetWriter:
         self.staging.stage(episode_id, episode, overwrite=overwrite)
         return int(episode_id)
 
-    def finalize(self, force: bool = False, remove_staging: bool = False) -> FinalizeReport:
+    def finalize(self, force: bool = False, remove_staging: bool = False, progress: bool = False) -> FinalizeReport:
         """Consolidate all staged episodes into ``meta/``, ``data/`` and ``videos/`` atomically.
 
         Idempotent: without new episodes it does nothing (unless ``force``). Keeping the staging
         area (the default) lets a later run add episodes and finalize again; ``remove_staging``
         deletes it once the dataset is written (the dataset alone can then not be extended).
         """
-        report = finalize_dataset(self.root, self.cfg, force=force)
+        report = finalize_dataset(self.root, self.cfg, force=force, progress=progress)
         if remove_staging:
             rmtree(self.root / STAGING_DIR)
         return report
