@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import imageio.v2 as imageio  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rise_agents.envs.sim import MODES, BrickSortingSimEnv, make_expert  # noqa: E402
 from rise_env.spec import CAMERA_KEYS  # noqa: E402
+from rise_env.utils.video import write_video  # noqa: E402
 
 FPS = 15
 
@@ -61,18 +60,7 @@ def main() -> None:
         frames.append(frames[-1])
     env.close()
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{args.out.stem}.", suffix=".mp4", dir=args.out.parent)
-    os.close(fd)
-    try:
-        with imageio.get_writer(tmp, fps=FPS, codec="libx264", quality=8, macro_block_size=2) as writer:
-            for frame in frames:
-                writer.append_data(frame)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_video(args.out, frames, fps=FPS)
     for e in events:
         print(f"  t={e['step'] / 30:5.1f}s  {e['type']:<9} brick {e['brick']} ({e['colour']})")
     print(

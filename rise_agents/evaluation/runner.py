@@ -19,7 +19,7 @@ from rise_agents.evaluation.predictors import (
     dataset_resolution,
 )
 from rise_agents.evaluation.results import summarise
-from rise_agents.evaluation.video import write_video
+from rise_env.utils.video import tile_views, write_video
 
 
 class EvalConfig(BaseModel):
@@ -148,7 +148,7 @@ class Evaluator:
             if terminated or truncated:
                 break
         if video is not None:
-            write_video(video, frames, fps=env.info_frame_hz)
+            write_video(video, [tile_views(v) for v in frames], fps=env.info_frame_hz)
         return {
             "seed": int(seed), "success": bool(info["success"]), "score": float(info["score"]), "chunks": chunks,
             "sim_time_s": float(env.sim_time), "wall_s": round(time.perf_counter() - start, 2), "events": events,

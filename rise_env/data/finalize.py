@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from rise_env.data.atomic import atomic_write_json, fsync_dir, fsync_tree, read_json, rmtree
 from rise_env.data.layout import (
     ACTION,
     CODEBASE_VERSION,
@@ -43,6 +42,7 @@ from rise_env.data.layout import (
 from rise_env.data.staging import FRAMES_FILE, StagingArea
 from rise_env.data.stats import Stats, aggregate_stats, stats_from_json, stats_to_json, vector_stats
 from rise_env.data.video import concat_videos, video_info
+from rise_env.utils.atomic import atomic_write_json, fsync_dir, fsync_tree, read_json, rmtree
 
 NUMERIC = (
     STATE,

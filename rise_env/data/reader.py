@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rise_env.data.atomic import read_json
 from rise_env.data.episode import Episode
 from rise_env.data.finalize import recover_finalize
 from rise_env.data.layout import (
@@ -34,6 +33,7 @@ from rise_env.data.layout import (
 from rise_env.data.normalize import Normalizer
 from rise_env.data.stats import Stats, stats_from_json
 from rise_env.data.video import decode_range
+from rise_env.utils.atomic import read_json
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rise_env.data.atomic import atomic_write_json, fsync_dir, fsync_tree, read_json, rmtree
 from rise_env.data.episode import Episode, validate_episode
 from rise_env.data.layout import ACTION, DONE, INTERVENTION, REWARD, STAGING_DIR, STATE, DatasetConfig
 from rise_env.data.stats import image_stats, stats_to_json
 from rise_env.data.video import encode_video
+from rise_env.utils.atomic import atomic_write_json, fsync_dir, fsync_tree, read_json, rmtree
 
 FRAMES_FILE = "frames.parquet"
 META_FILE = "episode.json"

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rise_env.data.atomic import read_json, rmtree
 from rise_env.data.episode import Episode
 from rise_env.data.finalize import FinalizeReport, finalize_dataset, recover_finalize
 from rise_env.data.layout import STAGING_DIR, DatasetConfig
 from rise_env.data.staging import StagingArea
+from rise_env.utils.atomic import read_json, rmtree
 
 
 class LeRobotDatasetWriter:

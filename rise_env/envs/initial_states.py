@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
+
+from rise_env.utils.atomic import atomic_directory
 
 TENSORS_FILE = "initial_states.safetensors"
 CONFIG_FILE = "config.json"
@@ -56,21 +56,13 @@ class InitialStateBank:
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write ``initial_states.safetensors`` + ``config.json`` atomically (temp dir, then rename)."""
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic_directory(directory, overwrite=True) as tmp:
             save_file(
                 {"memory": self.memory, "state": self.state, "task_index": self.task_index},
                 str(tmp / TENSORS_FILE),
             )
             config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self)}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-            if directory.exists():
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> InitialStateBank:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-import imageio.v2 as imageio
 import numpy as np
+
+from rise_env.utils.video import tile_views, write_video
 
 CURVE_COLOR = np.array([40, 200, 90], np.uint8)
 MARKER_COLOR = np.array([230, 60, 60], np.uint8)
-
-
-def tile_views(frame: np.ndarray) -> np.ndarray:
-    """(V, H, W, 3) uint8 → (H, V*W, 3): views left to right."""
-    return np.concatenate(list(frame), axis=1)
 
 
 def value_strip(values: np.ndarray, upto: int, width: int, height: int = 64, vmin: float = 0.0,
@@ -94,15 +89,5 @@ class ImaginationVideoWriter:
         return np.stack(out)
 
     def close(self) -> Path:
-        video = self.render()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
-        os.close(fd)
-        try:
-            imageio.mimwrite(tmp, list(video), fps=self.fps, codec="libx264", macro_block_size=1,
-                             output_params=["-pix_fmt", "yuv420p"])
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_video(self.path, self.render(), fps=self.fps)
         return self.path

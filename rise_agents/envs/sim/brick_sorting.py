@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from rise_agents.envs.sim.layout import ARMS, SceneLayout  # noqa: E402
 from rise_agents.envs.sim.mjcf import CONTROL_HZ, PHYSICS_SUBSTEPS, build_mjcf  # noqa: E402
-from rise_agents.envs.sim.rendering import MultiViewRenderer, tile  # noqa: E402
+from rise_agents.envs.sim.rendering import MultiViewRenderer  # noqa: E402
 from rise_agents.envs.sim.task import BrickSortingConfig, BrickSortingTask  # noqa: E402
 from rise_agents.envs.sim.twin import TwinArms  # noqa: E402
 from rise_env.spec import (  # noqa: E402
@@ -31,6 +31,7 @@ from rise_env.spec import (  # noqa: E402
     observation_space,
     validate_action_chunk,
 )
+from rise_env.utils.video import tile_views  # noqa: E402
 
 
 class BrickSortingSimEnv(gym.Env):
@@ -165,7 +166,7 @@ class BrickSortingSimEnv(gym.Env):
         """``(h, 3w, 3)`` uint8 tile of the top, left-wrist and right-wrist views (rgb_array mode)."""
         if self.render_mode != "rgb_array":
             return None
-        return tile(self._renderer.render(self.data, self.height, self.width))
+        return tile_views(self._renderer.render(self.data, self.height, self.width))
 
     def close(self) -> None:
         self._renderer.close()

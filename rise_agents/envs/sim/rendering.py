@@ -59,7 +59,3 @@ class MultiViewRenderer:
         state["_renderers"] = {}
         return state
 
-
-def tile(views: np.ndarray) -> np.ndarray:
-    """Side-by-side tile ``(H, n*W, 3)`` of ``views`` ``(n, H, W, 3)``."""
-    return np.concatenate(list(views), axis=1)

@@ -1,0 +1,37 @@
+"""Multi-view frames as video: tile the views side by side and write an H.264 mp4 atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from rise_env.utils.atomic import atomic_write
+
+
+def tile_views(views: np.ndarray) -> np.ndarray:
+    """(V, H, W, 3) uint8 → (H, V*W, 3): views left to right."""
+    views = np.asarray(views)
+    if views.ndim != 4 or views.shape[-1] != 3:
+        raise ValueError(f"views must be (V, H, W, 3), got shape {views.shape}")
+    return np.concatenate(list(views), axis=1)
+
+
+def write_video(path: str | os.PathLike, images: Iterable[np.ndarray], fps: int = 15) -> Path:
+    """Write (H, W, 3) uint8 images as an H.264 (yuv420p) mp4; the file appears complete or not at all."""
+    import imageio.v2 as imageio
+
+    images = list(images)
+    if not images:
+        raise ValueError(f"no frames to write to {path}")
+
+    def write(tmp: Path) -> None:
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=1,
+                                output_params=["-pix_fmt", "yuv420p"]) as writer:
+            for image in images:
+                writer.append_data(image)
+
+    atomic_write(path, write)
+    return Path(path)
