@@ -6,29 +6,19 @@ Each model contributes a subcommand through an ``add_evaluate_parser(subparsers)
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
+
+from rise_env.utils.subcommands import build_dispatcher, run_dispatcher
 
 # subcommand module -> it provides add_evaluate_parser(subparsers)
 SUBCOMMANDS: tuple[str, ...] = ("rise_env.models.value.cli",)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rise_env.evaluate", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(_names()) + "}")
-    for module in SUBCOMMANDS:
-        importlib.import_module(module).add_evaluate_parser(sub)
-    return parser
-
-
-def _names() -> list[str]:
-    return [m.split(".")[-2] for m in SUBCOMMANDS]
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    parser = build_dispatcher(
+        "python -m rise_env.evaluate", __doc__.splitlines()[0], SUBCOMMANDS, "add_evaluate_parser"
+    )
+    return run_dispatcher(parser, argv)
 
 
 if __name__ == "__main__":
