@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,34 +22,18 @@ from rise_env.models.value.io import load_state_strict, save_value_model
 from rise_env.models.value.losses import td_targets, use_td, value_losses
 from rise_env.models.value.model import ValueModel
 from rise_env.utils.atomic import atomic_directory
+from rise_env.utils.checkpointing import OPTIM_NAME, STATE_NAME, optimizer_from_safe, optimizer_to_safe
 
-STATE_NAME = "trainer_state.json"
-OPTIM_NAME = "optimizer.safetensors"
 TARGET_NAME = "target.safetensors"
-
-
-def optimizer_to_safe(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Optimizer state → (tensors for safetensors, JSON-able rest)."""
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in sd["state"].items():
-        for name, value in st.items():
-            if torch.is_tensor(value):
-                tensors[f"state.{pid}.{name}"] = value.detach().cpu().clone().contiguous()
-            else:
-                scalars.setdefault(str(pid), {})[name] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def optimizer_from_safe(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Inverse of ``optimizer_to_safe``."""
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        _, pid, name = key.split(".", 2)
-        state.setdefault(int(pid), {})[name] = value
-    for pid, st in meta.get("scalars", {}).items():
-        state.setdefault(int(pid), {}).update(st)
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+__all__ = [
+    "OPTIM_NAME",
+    "STATE_NAME",
+    "TARGET_NAME",
+    "ValueTrainer",
+    "checkpoint_dirs",
+    "optimizer_from_safe",
+    "optimizer_to_safe",
+]
 
 
 class ValueTrainer:
