@@ -11,7 +11,7 @@ import sys
 from rise_env.utils.subcommands import build_dispatcher, run_dispatcher
 
 # subcommand module -> it provides add_evaluate_parser(subparsers)
-SUBCOMMANDS: tuple[str, ...] = ("rise_env.models.value.cli",)
+SUBCOMMANDS: tuple[str, ...] = ("rise_env.models.value.cli", "rise_env.models.dynamics.cli")
 
 
 def main(argv: list[str] | None = None) -> int:

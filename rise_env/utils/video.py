@@ -19,6 +19,23 @@ def tile_views(views: np.ndarray) -> np.ndarray:
     return np.concatenate(list(views), axis=1)
 
 
+def compare_views(*columns: np.ndarray) -> np.ndarray:
+    """Columns of (V, H, W, 3) uint8 views (e.g. real, imagined) → (V*H, C*W, 3): rows = views.
+
+    Example:
+        >>> real = np.zeros((3, 4, 5, 3), np.uint8)
+        >>> compare_views(real, real + 1).shape
+        (12, 10, 3)
+    """
+    if not columns:
+        raise ValueError("compare_views needs at least one column of views")
+    arrays = [np.asarray(c) for c in columns]
+    for i, c in enumerate(arrays):
+        if c.ndim != 4 or c.shape[-1] != 3 or c.shape != arrays[0].shape:
+            raise ValueError(f"column {i} must be (V, H, W, 3) like column 0 {arrays[0].shape}, got {c.shape}")
+    return np.concatenate([np.concatenate(list(c), axis=0) for c in arrays], axis=1)
+
+
 def write_video(path: str | os.PathLike, images: Iterable[np.ndarray], fps: int = 15) -> Path:
     """Write (H, W, 3) uint8 images as an H.264 (yuv420p) mp4; the file appears complete or not at all."""
     import imageio.v2 as imageio

@@ -1,123 +1,156 @@
-"""``python -m rise_env.train dynamics``: train the dynamics model on a LeRobotDataset v3.0 folder.
+"""``python -m rise_env.train dynamics`` / ``python -m rise_env.evaluate dynamics``.
 
-python -m rise_env.train dynamics --data DIR --preset cpu --out RUN [--steps N --batch-size B --vae-steps N]
+Train on a LeRobotDataset v3.0 folder::
 
-Phase 1 trains the video autoencoder on the windows' future clips (skipped with ``--vae-steps 0`` or
-``--init-from``) and fits its latent statistics; phase 2 trains the transformer by flow matching on
-task-centric batches (few tasks, few episodes per batch). Actions and state are normalised with the
-dataset's per-dimension min/max. The model is written to ``RUN/model`` (config.json +
-model.safetensors), the losses to ``RUN/train_log.jsonl``.
+    python -m rise_env.train dynamics --data DIR --out RUN [--preset cpu --steps N --batch-size B --vae-steps N]
+
+Phase 1 trains the video autoencoder on the training windows' future clips and fits its latent
+statistics; it is short, written to ``RUN/vae`` when done, and redone on restart only if that folder
+is missing (skipped with ``--vae-steps 0`` or ``--init-from``). Phase 2 trains the transformer by flow
+matching (logit-normal t, AdamW with linear warm-up) on task-centric batches, with resumable
+checkpoints in ``RUN/checkpoints`` every ``--checkpoint-every`` steps / ``--checkpoint-seconds``.
+Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
+setting other than --steps, checkpoint cadence, --device, --log-every or --workers is refused.
+``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16 autocast is
+used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
+model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
+
+Two stages on the brick-sorting twin dataset (190 episodes, 192x256, 3 views), on 2 CPU cores::
+
+    # 1) pre-train on every task's episodes (10% held out)
+    python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_pretrain \\
+        --stage pretrain --preset cpu --steps 20000 --vae-steps 2000 --batch-size 8 --threads 2
+    # 2) fine-tune on one task's episodes (keeps the held-out episodes of the pre-training run)
+    python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_brick_sorting \\
+        --stage finetune --init-from runs/dynamics_pretrain --task 0 --steps 5000 --warmup-steps 100 --threads 2
+    # evaluate on the held-out episodes: result JSON + real | imagined video
+    python -m rise_env.evaluate dynamics --data data/brick_sorting --checkpoint runs/dynamics_brick_sorting \\
+        --episodes val --steps 50 --max-windows 32 --out benchmarks/results/dynamics_brick_sorting.json \\
+        --video benchmarks/results/dynamics_brick_sorting.mp4 --threads 2
+
+With several tasks in one dataset, pre-train on all of them and fine-tune once per task (``--task``
+takes the task string or its index in ``meta/tasks.parquet``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-import numpy as np
-import torch
+# argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
+_FIELDS = (
+    "preset stage task init_from steps batch_size lr warmup_steps vae_steps vae_lr episodes_per_batch seed "
+    "val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every workers"
+).split()
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "dynamics",
         help="train the action-conditioned video dynamics model",
-        description="Train the VAE (optional) then the flow-matching transformer on a LeRobotDataset.",
+        description="Train (or resume, when OUT has checkpoints) the VAE then the flow-matching transformer.",
     )
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
-    p.add_argument("--out", required=True, help="run directory (model written to OUT/model)")
-    p.add_argument("--preset", default="cpu", help="dynamics preset: tiny, cpu, ge, ltx (default cpu)")
-    p.add_argument("--init-from", help="DynamicsModel directory to start from (its VAE is kept frozen)")
-    p.add_argument("--steps", type=int, default=2000, help="transformer optimisation steps")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per batch")
-    p.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate of the transformer")
-    p.add_argument("--warmup-steps", type=int, default=200, help="linear LR warm-up steps")
-    p.add_argument("--vae-steps", type=int, default=1000, help="VAE steps before the transformer (0 skips)")
-    p.add_argument("--vae-lr", type=float, default=1e-3, help="AdamW learning rate of the VAE")
-    p.add_argument("--episodes-per-batch", type=int, default=2, help="task-centric batching: episodes per batch")
-    p.add_argument("--seed", type=int, default=0, help="seed of init and sampling")
-    p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--out", required=True, help="run directory (model written to OUT/model; resumed if present)")
+    p.add_argument("--preset", help="dynamics preset: tiny, cpu, ge, ltx (default cpu)")
+    p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
+    p.add_argument("--task", help="finetune: task string or index (default: the only task)")
+    p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")
+    p.add_argument("--steps", type=int, help="transformer optimisation steps in all (default 2000)")
+    p.add_argument("--batch-size", type=int, help="windows per batch (default 8)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate of the transformer (default 1e-4)")
+    p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
+    p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
+    p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE (default 1e-3)")
+    p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
+    p.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")
+    p.add_argument("--val-fraction", type=float, help="fraction of episodes held out (default 0.1)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints (default 500)")
+    p.add_argument("--checkpoint-seconds", type=float, help="also checkpoint after this many seconds (default 600)")
+    p.add_argument("--keep-checkpoints", type=int, help="newest checkpoints kept (default 2)")
+    p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:i]")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", default=None, help="no bf16 autocast on CUDA")
+    p.add_argument("--log-every", type=int, help="steps between TensorBoard scalars (default 10)")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes (default 0)")
+    p.add_argument("--resume", action="store_true", help="require a checkpoint in OUT to resume from")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.set_defaults(func=run_train)
 
 
-def dataset_config(preset: str, reader) -> object:
-    """Preset config adapted to the dataset: views, resolution and the action min/max."""
-    from rise_env.data.layout import ACTION
-    from rise_env.models.dynamics.config import get_preset
-
-    first = reader.camera_frames(0, reader.cameras[0])
-    h, w = int(first.shape[1]), int(first.shape[2])
-    if ACTION not in reader.stats:
-        raise ValueError(f"{reader.root} has no '{ACTION}' statistics (meta/stats.json); finalize the dataset")
-    low = np.asarray(reader.stats[ACTION]["min"], np.float64)
-    high = np.asarray(reader.stats[ACTION]["max"], np.float64)
-    flat = high - low < 1e-6  # a constant dimension: keep a unit range around it
-    low, high = np.where(flat, low - 0.5, low), np.where(flat, high + 0.5, high)
-    base = get_preset(preset)
-    tasks = max(base.transformer.num_tasks, len(reader.tasks))
-    return get_preset(
-        preset,
-        transformer=base.transformer.model_copy(update={"num_tasks": tasks}),
-        views=len(reader.cameras),
-        height=h,
-        width=w,
-        action_dim=len(low),
-        action_low=low.tolist(),
-        action_high=high.tolist(),
-    )
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from torch.utils.data import DataLoader
+    import torch
 
-    from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
-    from rise_env.models.dynamics.checkpoint import write_json
-    from rise_env.models.dynamics.model import DynamicsModel
-    from rise_env.models.dynamics.training import DynamicsTrainer, train_vae
+    from rise_env.models.dynamics.run import train_dynamics_run
+    from rise_env.models.dynamics.runconfig import ConfigMismatchError
 
-    torch.manual_seed(args.seed)
-    reader = LeRobotDatasetReader(args.data)
-    if args.init_from:
-        model = DynamicsModel.from_pretrained(args.init_from)
-    else:
-        model = DynamicsModel(dataset_config(args.preset, reader))
-    cfg = model.config
-    windows = DynamicsWindowDataset(
-        reader, WindowConfig(memory_frames=cfg.memory_frames, chunk=cfg.action_horizon, future_stride=cfg.action_stride)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    given = {k: getattr(args, k) for k in (*_FIELDS, "bf16") if getattr(args, k) is not None}
+    if given.get("init_from"):
+        given["init_from"] = str(Path(given["init_from"]).resolve())
+    try:
+        train_dynamics_run(args.out, {**given, "data": args.data}, resume=args.resume, progress=args.progress)
+    except ConfigMismatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "dynamics",
+        help="fidelity of imagined futures on recorded episodes",
+        description="PSNR / SSIM / flow EPE vs the copy-last-frame baseline, controllability; real | imagined mp4.",
     )
-    if len(windows) == 0:
-        raise ValueError(f"{args.data} yields no training windows")
+    p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
+    p.add_argument("--checkpoint", required=True, help="dynamics model dir, a run dir (RUN/model) or a checkpoint")
+    p.add_argument("--out", required=True, help="result JSON (e.g. benchmarks/results/dynamics_brick_sorting.json)")
+    p.add_argument("--episodes", default="val", help="'val' (the run's held-out split, default), 'all' or 1,4,7")
+    p.add_argument("--steps", type=int, default=50, help="Euler steps per imagined chunk (paper: 50 for eval)")
+    p.add_argument("--max-windows", type=int, default=32, help="windows scored, spread evenly over the episodes")
+    p.add_argument("--batch-size", type=int, default=4, help="windows per batch (>= 2: actions are swapped within)")
+    p.add_argument("--video", help="mp4 path: rows = views, columns = real | imagined")
+    p.add_argument("--video-windows", type=int, default=4, help="windows shown in the video")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:i]")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=run_evaluate)
 
-    def loader(steps: int) -> DataLoader:
-        sampler = TaskCentricBatchSampler.from_dataset(
-            windows, args.batch_size, episodes_per_batch=args.episodes_per_batch, num_batches=steps, seed=args.seed
-        )
-        return DataLoader(windows, batch_sampler=sampler, num_workers=0)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = []
-    if args.vae_steps > 0 and not args.init_from:
-        clips = (b["future_frames"] for b in loader(args.vae_steps))
-        for i, loss in enumerate(train_vae(model, clips, args.vae_steps, lr=args.vae_lr, seed=args.seed)):
-            log.append({"phase": "vae", "step": i, "loss": loss})
-        model.codec.fit_stats(next(iter(loader(1)))["future_frames"])
+def run_evaluate(args: argparse.Namespace) -> int:
+    import torch
 
-    trainer = DynamicsTrainer(model, lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed)
-    batches = loader(args.steps)
-    if args.progress:
-        from tqdm.auto import tqdm
+    from rise_env.data import LeRobotDatasetReader
+    from rise_env.models.dynamics.evalrun import choose_episodes, evaluate_run
+    from rise_env.models.dynamics.model import DynamicsModel
+    from rise_env.models.dynamics.run import resolve_model_dir
+    from rise_env.utils.provenance import write_result_json
 
-        batches = tqdm(batches, total=args.steps, desc="dynamics")
-    for i, batch in enumerate(batches):
-        stats = trainer.step(batch)
-        log.append({"phase": "dynamics", "step": i, **stats})
-    model.save_pretrained(out / "model")
-    (out / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-    write_json(out / "run.json", {"args": vars(args) | {"func": None}, "windows": len(windows), "preset": cfg.preset})
-    last = [r["loss"] for r in log if r["phase"] == "dynamics"][-10:]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    ckpt = Path(args.checkpoint)
+    model = DynamicsModel.from_pretrained(resolve_model_dir(ckpt), map_location=device)
+    reader = LeRobotDatasetReader(args.data)
+    episodes = choose_episodes(args.episodes, ckpt, reader.num_episodes)
+    result = evaluate_run(
+        model,
+        reader,
+        episodes,
+        steps=args.steps,
+        max_windows=args.max_windows,
+        batch_size=args.batch_size,
+        video=args.video,
+        video_windows=args.video_windows,
+        seed=args.seed,
+    )
+    result.update(data=str(args.data), checkpoint=str(ckpt), preset=model.config.preset, video=args.video)
+    write_result_json(args.out, result)
     print(
-        f"trained {len(last) and trainer.steps_done} dynamics steps; final loss {np.mean(last):.4f} -> {out / 'model'}"
+        f"psnr {result['psnr']:.2f} (copy-last {result['psnr_copy_last']:.2f}), ssim {result['ssim']:.3f}, "
+        f"epe {result['epe']:.3f}, controllability {result['controllability_ratio']:.3f} "
+        f"on {result['windows']} windows -> {args.out}"
     )
     return 0

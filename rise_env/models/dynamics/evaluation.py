@@ -8,7 +8,7 @@ error under the true actions divided by the error under the actions of another w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -37,11 +37,13 @@ def evaluate_dynamics(
     steps: int = 50,
     seed: int = 0,
     max_batches: int | None = None,
+    callback: Callable[[dict[str, torch.Tensor], torch.Tensor], None] | None = None,
 ) -> dict[str, float | int]:
     """Average fidelity metrics over ``batches`` (keys of ``training.BATCH_KEYS``, batch size >= 2).
 
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
     ``ssim_copy_last``, ``epe_copy_last`` and ``controllability_ratio`` (pixel MSE, true / swapped).
+    ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     """
     model.eval()
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c")}
@@ -57,6 +59,8 @@ def evaluate_dynamics(
         task = batch.get("task_index")
         pred = model.imagine(mem, batch["state"], batch["actions"], steps=steps, seeds=seeds, task_index=task).cpu()
         swapped = batch["actions"].roll(1, dims=0)
+        if callback is not None:
+            callback(batch, pred)
         pred_s = model.imagine(mem, batch["state"], swapped, steps=steps, seeds=seeds, task_index=task).cpu()
         copy = mem[:, -1:].expand_as(real)
         rows["psnr"].append(_per_sample(psnr, pred, real))

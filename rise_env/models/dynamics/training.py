@@ -6,11 +6,20 @@ Batches are dicts with the keys documented in :data:`BATCH_KEYS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import torch
 
+from rise_env.models.dynamics.checkpoint import WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.vae import AutoencoderTrainer
+from rise_env.utils.checkpointing import (
+    generator_state,
+    load_training_checkpoint,
+    save_training_checkpoint,
+    set_generator_state,
+)
 
 BATCH_KEYS: dict[str, str] = {
     "memory_frames": "(B, 4, V, H, W, 3) uint8 memory frames, oldest first",
@@ -23,6 +32,9 @@ BATCH_KEYS: dict[str, str] = {
 
 class DynamicsTrainer:
     """AdamW on the transformer only (the VAE stays frozen), linear warm-up then constant LR.
+
+    ``bf16`` runs the forward pass under bfloat16 autocast when the model is on CUDA (ignored on CPU,
+    where training stays float32 and bit-exactly reproducible).
 
     Example:
         >>> model = DynamicsModel.from_preset("tiny")
@@ -42,8 +54,10 @@ class DynamicsTrainer:
         betas: tuple[float, float] = (0.9, 0.95),
         max_grad_norm: float = 1.0,
         seed: int = 0,
+        bf16: bool = False,
     ) -> None:
         self.model = model
+        self.bf16 = bf16
         self.lr = lr
         self.warmup_steps = warmup_steps
         self.max_grad_norm = max_grad_norm
@@ -66,7 +80,9 @@ class DynamicsTrainer:
         lr = self.current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        loss = model.loss(batch, generator=self.generator).mean()
+        cuda = model.device.type == "cuda"
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16 and cuda):
+            loss = model.loss(batch, generator=self.generator).mean().float()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite dynamics loss {float(loss)} at step {self.steps_done}")
         self.optimizer.zero_grad(set_to_none=True)
@@ -75,6 +91,22 @@ class DynamicsTrainer:
         self.optimizer.step()
         self.steps_done += 1
         return {"loss": loss.item(), "grad_norm": float(norm), "lr": lr}
+
+    def save_checkpoint(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Atomically write ``model/`` (loadable DynamicsModel), the optimizer, step and RNG states."""
+        state = {"step": self.steps_done, "generator": generator_state(self.generator), **(extra or {})}
+        return save_training_checkpoint(
+            directory, lambda tmp: self.model.save_pretrained(tmp / "model"), self.optimizer, state
+        )
+
+    def load_checkpoint(self, directory: str | Path) -> dict[str, Any]:
+        """Restore model weights, optimizer, step and RNG states written by :meth:`save_checkpoint`."""
+        directory = Path(directory)
+        load_checked(self.model, read_state_dict(directory / "model" / WEIGHTS_NAME), strict=True)
+        state = load_training_checkpoint(directory, self.optimizer)
+        set_generator_state(self.generator, state["generator"])
+        self.steps_done = int(state["step"])
+        return state
 
 
 def _cycle(batches: Iterable[dict]) -> Iterator[dict]:

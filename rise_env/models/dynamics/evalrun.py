@@ -1,0 +1,101 @@
+"""Evaluate a dynamics model on recorded windows: fidelity JSON figures and a real | imagined mp4.
+
+Windows are picked deterministically: evenly spaced start frames in each chosen episode (windows
+whose chunk stays inside the episode when there are any), ordered so consecutive windows come from
+different episodes, so the controllability swap uses another episode's actions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import default_collate
+
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
+from rise_env.models.dynamics.evaluation import evaluate_dynamics
+from rise_env.models.dynamics.model import DynamicsModel
+from rise_env.utils.atomic import read_json
+from rise_env.utils.video import compare_views, write_video
+
+
+def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]:
+    """``all``, ``val`` (the run's held-out episodes from ``run.json`` near ``checkpoint``) or ``1,4,7``."""
+    if spec == "all":
+        return list(range(num_episodes))
+    if spec == "val":
+        for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
+            if (folder / "run.json").is_file():
+                val = read_json(folder / "run.json").get("val_episodes")
+                if not val:
+                    raise ValueError(f"{folder / 'run.json'} holds no held-out episodes (trained with val_fraction 0)")
+                return list(val)
+        raise FileNotFoundError(f"--episodes val needs a run directory with run.json; none found near {checkpoint}")
+    try:
+        eps = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError as err:
+        raise ValueError(f"--episodes must be 'all', 'val' or comma-separated indices; got {spec!r}") from err
+    bad = [e for e in eps if not 0 <= e < num_episodes]
+    if bad or not eps:
+        raise ValueError(f"--episodes {spec!r}: indices must lie in [0, {num_episodes}), got {bad or 'none'}")
+    return eps
+
+
+def pick_windows(windows: DynamicsWindowDataset, episodes: list[int], max_windows: int) -> list[int]:
+    """Up to ``max_windows`` window ids, evenly spread over ``episodes``, interleaved across episodes."""
+    per_ep = -(-max_windows // len(episodes))
+    chosen: list[list[int]] = []
+    for e in episodes:
+        ids = np.flatnonzero(windows.sample_episode_index == e)
+        if len(ids):
+            take = np.unique(np.linspace(0, len(ids) - 1, min(per_ep, len(ids))).round().astype(int))
+            chosen.append(ids[take].tolist())
+    order = [w for rank in range(per_ep) for ids in chosen if rank < len(ids) for w in [ids[rank]]]
+    return order[:max_windows]
+
+
+def evaluate_run(
+    model: DynamicsModel,
+    reader: LeRobotDatasetReader,
+    episodes: list[int],
+    steps: int = 50,
+    max_windows: int = 32,
+    batch_size: int = 4,
+    video: str | Path | None = None,
+    video_windows: int = 4,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fidelity figures (``evaluate_dynamics`` keys + ``windows``) on windows of ``episodes``.
+
+    With ``video``, writes an mp4 of the first ``video_windows`` windows: each frame is
+    ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
+    """
+    c = model.config
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (controllability swaps actions within a batch), got {batch_size}")
+    wc = WindowConfig(memory_frames=c.memory_frames, chunk=c.action_horizon, future_stride=c.action_stride)
+    windows = DynamicsWindowDataset(reader, wc.model_copy(update={"pad_end": False}))
+    if not np.isin(windows.sample_episode_index, episodes).any():  # episodes shorter than a chunk: pad
+        windows = DynamicsWindowDataset(reader, wc)
+    ids = pick_windows(windows, episodes, max_windows)
+    if len(ids) < 2:
+        raise ValueError(f"episodes {episodes} give {len(ids)} window(s); at least 2 are needed")
+    batches = [default_collate([windows[i] for i in ids[k : k + batch_size]]) for k in range(0, len(ids), batch_size)]
+    if len(batches) > 1 and len(batches[-1]["actions"]) < 2:  # keep every batch swappable
+        batches[-2] = default_collate([windows[i] for i in ids[-batch_size - 1 :]])
+        batches.pop()
+    clips: list[np.ndarray] = []
+
+    def keep(batch: dict[str, torch.Tensor], pred: torch.Tensor) -> None:
+        for real, imagined in zip(batch["future_frames"].numpy(), pred.numpy()):
+            if len(clips) < video_windows:
+                clips.append(np.stack([compare_views(r, m) for r, m in zip(real, imagined)]))
+
+    result = evaluate_dynamics(model, batches, steps=steps, seed=seed, callback=keep if video else None)
+    result["windows"] = len(ids)
+    result["episode_indices"] = sorted({int(windows.sample_episode_index[i]) for i in ids})
+    if video:
+        write_video(video, [frame for clip in clips for frame in clip], fps=15)
+    return result

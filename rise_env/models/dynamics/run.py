@@ -1,0 +1,267 @@
+"""The dynamics training run: split, VAE phase, flow-matching loop, checkpoints, resume, TensorBoard.
+
+Run directory layout::
+
+    RUN/run.json                      DynamicsTrainConfig + train/val episodes (+ task of a finetune)
+    RUN/vae/                          model after the VAE phase (VAE trained, latent stats fitted)
+    RUN/checkpoints/step_XXXXXXXX/    resumable: model/, optimizer.safetensors, trainer_state.json
+    RUN/model/                        final DynamicsModel (config.json + model.safetensors)
+    RUN/train_log.jsonl               one row per step: phase, step, loss (+ grad_norm, lr)
+    RUN/tb/                           TensorBoard scalars (when tensorboard is installed)
+
+The VAE phase is short and not checkpointed midway: it is redone on restart only when ``RUN/vae``
+is missing. Starting again on a RUN with a checkpoint resumes from the newest one, bit-exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
+from rise_env.data.layout import ACTION
+from rise_env.models.dynamics.config import DynamicsConfig, get_preset
+from rise_env.models.dynamics.model import DynamicsModel
+from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task, split_episodes
+from rise_env.models.dynamics.training import DynamicsTrainer, train_vae
+from rise_env.utils.atomic import atomic_directory, atomic_write_json, atomic_write_text, read_json
+from rise_env.utils.checkpointing import STATE_NAME, checkpoint_dirs, checkpoint_path, prune_checkpoints
+
+RUN_NAME = "run.json"
+LOG_NAME = "train_log.jsonl"
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """A DynamicsModel directory, or a run / checkpoint directory holding ``model/``."""
+    path = Path(path)
+    for cand in (path, path / "model"):
+        if (cand / "config.json").is_file():
+            return cand
+    raise FileNotFoundError(f"{path} holds neither config.json nor model/config.json (expected a dynamics model)")
+
+
+class _Batches:
+    """Batches ``start..steps-1`` of a task-centric sampler over a subset of window ids."""
+
+    def __init__(self, sampler: TaskCentricBatchSampler, ids: np.ndarray, start: int) -> None:
+        self.sampler, self.ids, self.start = sampler, ids, start
+
+    def __len__(self) -> int:
+        return max(len(self.sampler) - self.start, 0)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in itertools.islice(iter(self.sampler), self.start, None):
+            yield self.ids[batch].tolist()
+
+
+def _loader(windows: DynamicsWindowDataset, ids: np.ndarray, cfg: DynamicsTrainConfig, steps: int, start: int = 0):
+    sampler = TaskCentricBatchSampler(
+        windows.sample_episode_index[ids],
+        cfg.batch_size,
+        episodes_per_batch=cfg.episodes_per_batch,
+        sample_task_index=windows.sample_task_index[ids],
+        num_batches=steps,
+        seed=cfg.seed,
+    )
+    return DataLoader(windows, batch_sampler=_Batches(sampler, ids, start), num_workers=cfg.workers)
+
+
+def _read_log(path: Path) -> list[dict]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a crash
+                break
+    return rows
+
+
+def _tensorboard(path: Path, purge_step: int):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(path), purge_step=purge_step or None)
+
+
+def _split(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> dict[str, Any]:
+    """Train/val episodes; a finetune keeps the held-out episodes of the run it starts from."""
+    train, val = split_episodes(reader.num_episodes, cfg.val_fraction, cfg.seed)
+    split: dict[str, Any] = {"train_episodes": train, "val_episodes": val, "task_index": None}
+    if cfg.stage == "finetune":
+        parent = Path(cfg.init_from or "") / RUN_NAME
+        if parent.is_file() and read_json(parent).get("config", {}).get("data") == cfg.data:
+            held = set(read_json(parent)["val_episodes"])
+            val = sorted(held)
+            train = [e for e in range(reader.num_episodes) if e not in held]
+        task = resolve_task(cfg.task, reader.tasks)
+        keep = {e for e in range(reader.num_episodes) if reader.episodes[e].task_index == task}
+        split = {
+            "train_episodes": [e for e in train if e in keep],
+            "val_episodes": [e for e in val if e in keep],
+            "task_index": task,
+        }
+        if not split["train_episodes"]:
+            raise ValueError(f"task {reader.tasks[task]!r} has no training episode in {cfg.data}")
+    return split
+
+
+def dataset_config(preset: str, reader: LeRobotDatasetReader) -> DynamicsConfig:
+    """Preset config adapted to the dataset: views, resolution, task count and the action min/max."""
+    first = reader.camera_frames(0, reader.cameras[0])
+    h, w = int(first.shape[1]), int(first.shape[2])
+    if ACTION not in reader.stats:
+        raise ValueError(f"{reader.root} has no '{ACTION}' statistics (meta/stats.json); finalize the dataset")
+    low = np.asarray(reader.stats[ACTION]["min"], np.float64)
+    high = np.asarray(reader.stats[ACTION]["max"], np.float64)
+    flat = high - low < 1e-6  # a constant dimension: keep a unit range around it
+    low, high = np.where(flat, low - 0.5, low), np.where(flat, high + 0.5, high)
+    base = get_preset(preset)
+    tasks = max(base.transformer.num_tasks, len(reader.tasks))
+    return get_preset(
+        preset,
+        transformer=base.transformer.model_copy(update={"num_tasks": tasks}),
+        views=len(reader.cameras),
+        height=h,
+        width=w,
+        action_dim=len(low),
+        action_low=low.tolist(),
+        action_high=high.tolist(),
+    )
+
+
+def _new_model(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> DynamicsModel:
+    if cfg.init_from:
+        model = DynamicsModel.from_pretrained(resolve_model_dir(cfg.init_from))
+        tasks = model.config.transformer.num_tasks
+        if tasks and len(reader.tasks) > tasks:
+            raise ValueError(f"{cfg.init_from} embeds {tasks} tasks but {cfg.data} has {len(reader.tasks)}")
+        return model
+    return DynamicsModel(dataset_config(cfg.preset, reader))
+
+
+def _vae_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, ids: np.ndarray, out: Path, log) -> None:
+    clips = (b["future_frames"] for b in _loader(windows, ids, cfg, cfg.vae_steps))
+    for i, loss in enumerate(train_vae(model, clips, cfg.vae_steps, lr=cfg.vae_lr, seed=cfg.seed)):
+        log({"phase": "vae", "step": i, "loss": loss})
+    model.codec.fit_stats(next(iter(_loader(windows, ids, cfg, 1)))["future_frames"].to(model.device))
+    with atomic_directory(out / "vae", overwrite=True) as tmp:
+        model.save_pretrained(tmp)
+
+
+def train_dynamics_run(
+    out: str | Path, given: dict[str, Any], resume: bool = False, progress: bool = True
+) -> DynamicsModel:
+    """Train (or resume) a dynamics model into the run directory ``out``; returns the final model.
+
+    ``given`` holds the explicitly chosen :class:`DynamicsTrainConfig` fields (``data`` required).
+    With ``resume`` a checkpoint must exist; without it one is used when present.
+    """
+    out = Path(out)
+    given = {**given, "data": str(Path(given["data"]).resolve())}
+    run = read_json(out / RUN_NAME) if (out / RUN_NAME).is_file() else None
+    if run is not None and "config" not in run:
+        raise ValueError(f"{out / RUN_NAME} was written by an older trainer; use a new --out")
+    cfg = build_config(given, None if run is None else run["config"])
+    ckpts = checkpoint_dirs(out)
+    if resume and not ckpts:
+        raise FileNotFoundError(f"--resume: {out} has no checkpoint (expected {out}/checkpoints/step_*)")
+    if cfg.stage == "finetune" and not cfg.init_from:
+        raise ValueError("--stage finetune needs --init-from (a pretrained dynamics model or run directory)")
+    if cfg.stage == "pretrain" and cfg.task is not None:
+        raise ValueError("--task selects the episodes of --stage finetune; pretraining uses every task")
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+    reader = LeRobotDatasetReader(cfg.data)
+    split = (
+        _split(cfg, reader) if run is None else {k: run[k] for k in ("train_episodes", "val_episodes", "task_index")}
+    )
+
+    torch.manual_seed(cfg.seed)
+    vae_done = (out / "vae" / "config.json").is_file()
+    if ckpts:
+        model = DynamicsModel.from_pretrained(ckpts[-1] / "model")
+    elif vae_done and not cfg.init_from:
+        model = DynamicsModel.from_pretrained(out / "vae")
+    else:
+        model = _new_model(cfg, reader)
+    model.to(device)
+    mc = model.config
+    windows = DynamicsWindowDataset(
+        reader, WindowConfig(memory_frames=mc.memory_frames, chunk=mc.action_horizon, future_stride=mc.action_stride)
+    )
+    ids = np.flatnonzero(np.isin(windows.sample_episode_index, split["train_episodes"]))
+    if len(ids) == 0:
+        raise ValueError(f"{cfg.data} yields no training windows from episodes {split['train_episodes']}")
+    if run is None:
+        out.mkdir(parents=True, exist_ok=True)
+        run = {"config": cfg.model_dump(mode="json"), **split, "windows": int(len(ids)), "preset": mc.preset}
+        atomic_write_json(out / RUN_NAME, run, indent=2)
+    else:
+        atomic_write_json(out / RUN_NAME, {**run, "config": cfg.model_dump(mode="json")}, indent=2)
+
+    start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
+    redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not cfg.init_from
+    rows = [r for r in _read_log(out / LOG_NAME) if (r["phase"] == "vae" and not redo_vae) or r["step"] < start]
+    atomic_write_text(out / LOG_NAME, "".join(json.dumps(r) + "\n" for r in rows))
+    writer = _tensorboard(out / "tb", start)
+    with open(out / LOG_NAME, "a") as log_file:
+
+        def log(row: dict) -> None:
+            log_file.write(json.dumps(row) + "\n")
+            log_file.flush()
+            if writer is not None and (row["step"] + 1) % cfg.log_every == 0:
+                for key in ("loss", "lr", "grad_norm"):
+                    if key in row:
+                        writer.add_scalar(f"{row['phase']}/{key}", row[key], row["step"] + 1)
+
+        if redo_vae:
+            _vae_phase(model, cfg, windows, ids, out, log)
+        trainer = DynamicsTrainer(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed, bf16=cfg.bf16)
+        if ckpts:
+            trainer.load_checkpoint(ckpts[-1])
+            print(f"resuming {out} from {ckpts[-1].name}")
+        _dynamics_phase(trainer, cfg, windows, ids, out, log, progress)
+    if writer is not None:
+        writer.close()
+    with atomic_directory(out / "model", overwrite=True) as tmp:
+        model.save_pretrained(tmp)
+    last = [r["loss"] for r in _read_log(out / LOG_NAME) if r["phase"] == "dynamics"][-10:]
+    final = f"; final loss {np.mean(last):.4f}" if last else ""
+    print(f"trained {trainer.steps_done} dynamics steps{final} -> {out / 'model'}")
+    return model
+
+
+def _dynamics_phase(trainer: DynamicsTrainer, cfg, windows, ids: np.ndarray, out: Path, log, progress: bool) -> None:
+    start = trainer.steps_done
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start, desc="dynamics")
+    last_save = time.monotonic()
+    try:
+        for batch in _loader(windows, ids, cfg, cfg.steps, start):
+            step = trainer.steps_done
+            stats = trainer.step(batch)
+            log({"phase": "dynamics", "step": step, **stats})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            done = trainer.steps_done
+            due = done % cfg.checkpoint_every == 0 or time.monotonic() - last_save >= cfg.checkpoint_seconds
+            if due or done == cfg.steps:
+                trainer.save_checkpoint(checkpoint_path(out, done))
+                prune_checkpoints(out, cfg.keep_checkpoints)
+                last_save = time.monotonic()
+    finally:
+        if bar is not None:
+            bar.close()

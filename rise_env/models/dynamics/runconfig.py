@@ -1,0 +1,95 @@
+"""Settings of a dynamics training run, the held-out episode split and the resume check."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+# Fields that may differ when a run is resumed: they change how it runs, not what it learns.
+OPERATIONAL_FIELDS: frozenset[str] = frozenset(
+    {"steps", "checkpoint_every", "checkpoint_seconds", "keep_checkpoints", "device", "log_every", "workers"}
+)
+
+
+class ConfigMismatchError(ValueError):
+    """A resumed run was given settings that differ from the ones it was started with."""
+
+
+class DynamicsTrainConfig(BaseModel):
+    """Everything that defines a dynamics training run (saved in ``RUN/run.json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: str = Field(description="Resolved path of the LeRobotDataset v3.0 directory.")
+    preset: str = Field("cpu", description="Dynamics model preset (tiny, cpu, ge, ltx); unused with init_from.")
+    stage: Literal["pretrain", "finetune"] = Field(
+        "pretrain", description="'pretrain': every task's episodes; 'finetune': init_from + one task's episodes."
+    )
+    task: str | None = Field(None, description="Finetune task: its string or index in meta/tasks.")
+    init_from: str | None = Field(None, description="DynamicsModel (or run) directory to start from; VAE kept.")
+    steps: int = Field(2000, ge=0, description="Transformer optimisation steps in all.")
+    batch_size: int = Field(8, ge=1, description="Windows per batch.")
+    lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the transformer.")
+    warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
+    vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0 or init_from skips).")
+    vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE.")
+    episodes_per_batch: int = Field(2, ge=1, description="Task-centric batching: episodes per batch.")
+    seed: int = Field(0, description="Seed of init, split and sampling.")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="Fraction of episodes held out (seeded).")
+    bf16: bool = Field(True, description="bfloat16 autocast of the forward pass on CUDA (no effect on CPU).")
+    checkpoint_every: int = Field(500, ge=1, description="Steps between resumable checkpoints.")
+    checkpoint_seconds: float = Field(600.0, gt=0, description="Also checkpoint when this much time has passed.")
+    keep_checkpoints: int = Field(2, ge=1, description="Newest checkpoints kept.")
+    device: str = Field("auto", description="'auto' (CUDA when available), 'cpu' or 'cuda[:i]'.")
+    log_every: int = Field(10, ge=1, description="Steps between TensorBoard scalars.")
+    workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+
+
+def build_config(given: dict[str, Any], saved: dict[str, Any] | None) -> DynamicsTrainConfig:
+    """The run's config: ``given`` (explicit CLI values) on a fresh run; ``saved`` on resume.
+
+    Raises:
+        ConfigMismatchError: resuming with a non-operational field that differs from ``saved``,
+            naming every differing field with its saved and given values.
+    """
+    if saved is None:
+        return DynamicsTrainConfig(**given)
+    old = DynamicsTrainConfig(**saved)
+    new = DynamicsTrainConfig(**{**saved, **given})
+    diff = [
+        f"{k}: run has {getattr(old, k)!r}, given {getattr(new, k)!r}"
+        for k in DynamicsTrainConfig.model_fields
+        if k not in OPERATIONAL_FIELDS and getattr(old, k) != getattr(new, k)
+    ]
+    if diff:
+        raise ConfigMismatchError(
+            "refusing to resume with a changed config (" + "; ".join(diff) + "). Pass the run's values, or "
+            f"start a new run in another --out. Only {', '.join(sorted(OPERATIONAL_FIELDS))} may change on resume."
+        )
+    return new
+
+
+def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded episode split → sorted (train, val) lists; at least one of each when both are asked for."""
+    if num_episodes < 1:
+        raise ValueError("the dataset holds no episode")
+    n_val = int(round(num_episodes * val_fraction))
+    if val_fraction > 0 and num_episodes >= 2:
+        n_val = min(max(n_val, 1), num_episodes - 1)
+    perm = np.random.default_rng(seed).permutation(num_episodes)
+    return sorted(perm[n_val:].tolist()), sorted(perm[:n_val].tolist())
+
+
+def resolve_task(task: str | None, tasks: list[str]) -> int:
+    """Index of ``task`` (a task string or its index) in ``tasks``; the only task when ``task`` is None."""
+    if task is None:
+        if len(tasks) == 1:
+            return 0
+        raise ValueError(f"--task is required with --stage finetune on a dataset of {len(tasks)} tasks: {tasks}")
+    if task.isdigit() and int(task) < len(tasks):
+        return int(task)
+    if task in tasks:
+        return tasks.index(task)
+    raise ValueError(f"--task {task!r} is neither a task string nor an index of the dataset's tasks {tasks}")

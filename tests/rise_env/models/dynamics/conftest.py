@@ -1,0 +1,44 @@
+"""A tiny two-task LeRobot dataset (3 episodes of 16 frames, 3 views at 32x32) for the dynamics CLIs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rise_env.data import DatasetConfig, Episode, LeRobotDatasetWriter
+from rise_env.spec import agilex_cobot_magic
+
+TASKS = ("sort the bricks", "close the box", "sort the bricks")
+
+
+def _episode(length: int, seed: int, task: str) -> Episode:
+    rng = np.random.default_rng(seed)
+    cams = ("top", "left_wrist", "right_wrist")
+    return Episode(
+        task=task,
+        states=rng.normal(size=(length, 14)).astype(np.float32),
+        actions=rng.normal(size=(length, 14)).astype(np.float32),
+        images={c: rng.integers(0, 255, (length, 32, 32, 3), dtype=np.uint8) for c in cams},
+        source="demo",
+        success=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dynamics_dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dyn") / "ds"
+    writer = LeRobotDatasetWriter(root, DatasetConfig(robot=agilex_cobot_magic(32, 32)))
+    for i, task in enumerate(TASKS):
+        writer.add_episode(_episode(16, i, task))
+    writer.finalize()
+    return root
+
+
+@pytest.fixture
+def one_thread():
+    """Single-threaded torch for bit-exact CPU comparisons; restores the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,91 @@
+"""``python -m rise_env.train dynamics``: checkpoints, bit-exact resume, refused config changes, finetune."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rise_env.models.dynamics.training import DynamicsTrainer
+from rise_env.train import main
+from rise_env.utils.atomic import read_json
+
+
+def _argv(data, out, *extra):
+    base = ["dynamics", "--data", str(data), "--out", str(out), "--preset", "tiny", "--batch-size", "2"]
+    base += ["--warmup-steps", "2", "--val-fraction", "0.34", "--no-progress", "--threads", "1"]
+    return base + list(extra)
+
+
+def _losses(run):
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    return [(r["phase"], r["step"], r["loss"]) for r in rows]
+
+
+def _interrupt_after(monkeypatch, steps_done):
+    real = DynamicsTrainer.step
+
+    def step(self, batch):
+        if self.steps_done == steps_done:
+            raise KeyboardInterrupt
+        return real(self, batch)
+
+    monkeypatch.setattr(DynamicsTrainer, "step", step)
+
+
+def _checkpoint_names(run):
+    return sorted(p.name for p in (run / "checkpoints").iterdir()) if (run / "checkpoints").exists() else []
+
+
+def test_interrupted_runs_resume_bit_exactly(tiny_dynamics_dataset, tmp_path, monkeypatch, one_thread):
+    args = ("--steps", "6", "--vae-steps", "2", "--checkpoint-every", "2")
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert main(_argv(tiny_dynamics_dataset, full, *args)) == 0
+    assert _checkpoint_names(full) == ["step_00000004", "step_00000006"]  # newest 2 kept
+
+    with monkeypatch.context() as m:  # stop after 1 step: the VAE phase is saved, no checkpoint yet
+        _interrupt_after(m, 1)
+        with pytest.raises(KeyboardInterrupt):
+            main(_argv(tiny_dynamics_dataset, cut, *args))
+    assert (cut / "vae" / "model.safetensors").is_file() and _checkpoint_names(cut) == []
+    with monkeypatch.context() as m:  # resume from RUN/vae, stop after step 3 (checkpoint at 2)
+        _interrupt_after(m, 3)
+        with pytest.raises(KeyboardInterrupt):
+            main(_argv(tiny_dynamics_dataset, cut, *args))
+    assert _checkpoint_names(cut) == ["step_00000002"]  # complete folders only, no temp leftovers
+    ckpt = cut / "checkpoints" / "step_00000002"
+    assert sorted(p.name for p in ckpt.iterdir()) == ["model", "optimizer.safetensors", "trainer_state.json"]
+    assert not [p for p in (cut / "checkpoints").iterdir() if p.name.startswith(".")]
+
+    assert main(_argv(tiny_dynamics_dataset, cut, *args)) == 0  # automatic resume from step 2
+    assert _losses(cut) == _losses(full)  # VAE rows once, then dynamics steps 0..5, equal to the bit
+    a, b = load_file(str(full / "model" / "model.safetensors")), load_file(str(cut / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_changed_config_but_extends_steps(tiny_dynamics_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "1", "--vae-steps", "0")) == 0
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "1", "--lr", "0.001", "--seed", "3")) == 2
+    err = capsys.readouterr().err
+    assert "lr: run has 0.0001, given 0.001" in err and "seed: run has 0, given 3" in err
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "2", "--resume")) == 0  # more steps: allowed
+    assert [s for p, s, _ in _losses(run) if p == "dynamics"] == [0, 1]
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        main(_argv(tiny_dynamics_dataset, tmp_path / "empty", "--resume", "--vae-steps", "0"))
+
+
+def test_finetune_keeps_the_held_out_split_and_filters_the_task(tiny_dynamics_dataset, tmp_path):
+    pre, fine = tmp_path / "pre", tmp_path / "fine"
+    assert main(_argv(tiny_dynamics_dataset, pre, "--steps", "1", "--vae-steps", "0")) == 0
+    split = read_json(pre / "run.json")
+    assert sorted(split["train_episodes"] + split["val_episodes"]) == [0, 1, 2] and len(split["val_episodes"]) == 1
+    extra = ("--stage", "finetune", "--init-from", str(pre), "--task", "sort the bricks", "--steps", "1")
+    assert main(_argv(tiny_dynamics_dataset, fine, *extra)) == 0
+    run = read_json(fine / "run.json")
+    assert run["task_index"] == 0 and run["config"]["stage"] == "finetune"
+    assert set(run["train_episodes"]) <= {0, 2} and set(run["val_episodes"]) == {0, 2} & set(split["val_episodes"])
+    with pytest.raises(ValueError, match="--task selects"):
+        main(_argv(tiny_dynamics_dataset, tmp_path / "bad", "--task", "0", "--vae-steps", "0"))
+    with pytest.raises(ValueError, match="neither a task string"):
+        main(_argv(tiny_dynamics_dataset, tmp_path / "bad2", *extra[:4], "--task", "open the door"))
