@@ -1,8 +1,37 @@
-"""Imagination environments: the natively batched vector env, its single-env facade, the SB3 adapter."""
+"""Imagination environments: the natively batched vector env, its single-env facade, the SB3 adapter.
 
-from rise_env.envs.config import ImaginationEnvConfig
-from rise_env.envs.imagination_env import ImaginationEnv
-from rise_env.envs.initial_states import InitialStateBank
-from rise_env.envs.vector_env import ImaginationVectorEnv
+Names are imported on first use, so ``import rise_env`` (which registers the envs through
+``rise_env.envs.registration``) does not import torch.
+"""
 
-__all__ = ["ImaginationEnv", "ImaginationEnvConfig", "ImaginationVectorEnv", "InitialStateBank"]
+from typing import Any
+
+__all__ = [
+    "ImaginationEnv",
+    "ImaginationEnvConfig",
+    "ImaginationVectorEnv",
+    "InitialStateBank",
+    "make_brick_sorting_env",
+    "make_brick_sorting_vector_env",
+]
+
+_LAZY = {
+    "ImaginationEnvConfig": "rise_env.envs.config",
+    "ImaginationEnv": "rise_env.envs.imagination_env",
+    "InitialStateBank": "rise_env.envs.initial_states",
+    "ImaginationVectorEnv": "rise_env.envs.vector_env",
+    "make_brick_sorting_env": "rise_env.envs.factory",
+    "make_brick_sorting_vector_env": "rise_env.envs.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rise_env.envs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

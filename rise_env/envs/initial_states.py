@@ -14,6 +14,7 @@ from rise_env.utils.atomic import atomic_directory
 
 TENSORS_FILE = "initial_states.safetensors"
 CONFIG_FILE = "config.json"
+OPTIONAL_INDEX_FIELDS = ("episode_index", "frame_index")
 
 
 @dataclass
@@ -26,6 +27,10 @@ class InitialStateBank:
         task_index: (S,) int64 task of each start point.
         task_names: instruction of each task index.
         camera_keys: view order of the V axis.
+        actions: optional (S, K, D) float32 recorded actions that followed each start point (replay,
+            expert-vs-rollout advantage checks).
+        episode_index: optional (S,) int64 source episode of each start point.
+        frame_index: optional (S,) int64 frame (within its episode) of the newest memory frame.
     """
 
     memory: np.ndarray
@@ -33,6 +38,9 @@ class InitialStateBank:
     task_index: np.ndarray
     task_names: list[str]
     camera_keys: list[str]
+    actions: np.ndarray | None = None
+    episode_index: np.ndarray | None = None
+    frame_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         s = self.memory.shape[0]
@@ -50,6 +58,16 @@ class InitialStateBank:
             raise ValueError(f"task_index must lie in [0, {len(self.task_names)}), got {self.task_index.tolist()}")
         self.state = self.state.astype(np.float32)
         self.task_index = self.task_index.astype(np.int64)
+        if self.actions is not None:
+            if self.actions.ndim != 3 or self.actions.shape[0] != s or self.actions.shape[2] != self.state.shape[1]:
+                raise ValueError(f"actions must be (S={s}, K, D={self.state.shape[1]}), got {self.actions.shape}")
+            self.actions = self.actions.astype(np.float32)
+        for name in OPTIONAL_INDEX_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                if np.shape(value) != (s,):
+                    raise ValueError(f"{name} must be (S={s},), got {np.shape(value)}")
+                setattr(self, name, np.asarray(value, np.int64))
 
     def __len__(self) -> int:
         return self.memory.shape[0]
@@ -57,15 +75,17 @@ class InitialStateBank:
     def save(self, directory: str | os.PathLike) -> None:
         """Write ``initial_states.safetensors`` + ``config.json`` atomically (temp dir, then rename)."""
         with atomic_directory(directory, overwrite=True) as tmp:
-            save_file(
-                {"memory": self.memory, "state": self.state, "task_index": self.task_index},
-                str(tmp / TENSORS_FILE),
-            )
+            tensors = {"memory": self.memory, "state": self.state, "task_index": self.task_index}
+            for name in ("actions", *OPTIONAL_INDEX_FIELDS):
+                if getattr(self, name) is not None:
+                    tensors[name] = np.ascontiguousarray(getattr(self, name))
+            save_file(tensors, str(tmp / TENSORS_FILE))
             config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self)}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> InitialStateBank:
+        """Read a folder written by ``save`` (optional ``actions`` / indices when stored)."""
         directory = Path(directory)
         for name in (TENSORS_FILE, CONFIG_FILE):
             if not (directory / name).is_file():
@@ -78,4 +98,7 @@ class InitialStateBank:
             task_index=tensors["task_index"],
             task_names=list(config["task_names"]),
             camera_keys=list(config["camera_keys"]),
+            actions=tensors.get("actions"),
+            episode_index=tensors.get("episode_index"),
+            frame_index=tensors.get("frame_index"),
         )
