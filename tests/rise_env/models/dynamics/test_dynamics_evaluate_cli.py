@@ -1,0 +1,47 @@
+"""``python -m rise_env.evaluate dynamics``: result JSON with the DESIGN keys and a real | imagined mp4."""
+
+import math
+
+import imageio.v2 as imageio
+import pytest
+
+from rise_env.evaluate import main as evaluate
+from rise_env.train import main as train
+from rise_env.utils.atomic import read_json
+
+KEYS = ("episodes", "psnr", "ssim", "epe", "psnr_copy_last", "ssim_copy_last", "epe_copy_last")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_dynamics_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("dyn_eval") / "run"
+    argv = ["dynamics", "--data", str(tiny_dynamics_dataset), "--out", str(run), "--preset", "tiny"]
+    argv += ["--steps", "1", "--vae-steps", "0", "--batch-size", "2", "--val-fraction", "0.34", "--no-progress"]
+    assert train(argv) == 0
+    return run
+
+
+def test_evaluate_writes_result_json_and_side_by_side_video(tiny_dynamics_dataset, tiny_run, tmp_path):
+    out, video = tmp_path / "dynamics_tiny.json", tmp_path / "dynamics_tiny.mp4"
+    argv = ["dynamics", "--data", str(tiny_dynamics_dataset), "--checkpoint", str(tiny_run), "--out", str(out)]
+    argv += ["--episodes", "all", "--steps", "2", "--max-windows", "5", "--video", str(video), "--video-windows", "2"]
+    assert evaluate(argv) == 0
+    result = read_json(out)
+    for key in ("command", "git_commit", "date", "machine", *KEYS, "controllability_ratio", "steps", "windows"):
+        assert key in result, key
+    assert all(math.isfinite(result[k]) for k in KEYS[1:]) and result["controllability_ratio"] > 0
+    assert result["windows"] == result["episodes"] == 5 and result["steps"] == 2
+    assert result["episode_indices"] == [0, 1, 2] and result["checkpoint"] == str(tiny_run)
+    frames = imageio.mimread(video)
+    assert len(frames) == 2 * 5  # 2 windows x 5 future frames (tiny preset)
+    assert frames[0].shape == (3 * 32, 2 * 32, 3)  # rows = 3 views, columns = real | imagined
+
+
+def test_evaluate_uses_the_held_out_episodes(tiny_dynamics_dataset, tiny_run, tmp_path):
+    out = tmp_path / "val.json"
+    argv = ["dynamics", "--data", str(tiny_dynamics_dataset), "--checkpoint", str(tiny_run / "model"), "--out"]
+    argv += [str(out), "--steps", "1", "--max-windows", "2"]
+    assert evaluate(argv) == 0
+    assert read_json(out)["episode_indices"] == read_json(tiny_run / "run.json")["val_episodes"]
+    with pytest.raises(ValueError, match="indices must lie"):
+        evaluate(argv[:-4] + ["--episodes", "7"])
