@@ -99,7 +99,7 @@ def build_initial_states(
     if min(tasks) < 0:
         raise ValueError(f"dataset {reader.root} has episodes whose task is not in meta/tasks")
     return InitialStateBank(
-        memory=np.stack(memory),
+        memory=np.ascontiguousarray(np.stack(memory)),
         state=np.stack(state).astype(np.float32),
         task_index=np.asarray(tasks, np.int64),
         task_names=list(reader.tasks),

@@ -78,8 +78,9 @@ class InitialStateBank:
             tensors = {"memory": self.memory, "state": self.state, "task_index": self.task_index}
             for name in ("actions", *OPTIONAL_INDEX_FIELDS):
                 if getattr(self, name) is not None:
-                    tensors[name] = np.ascontiguousarray(getattr(self, name))
-            save_file(tensors, str(tmp / TENSORS_FILE))
+                    tensors[name] = getattr(self, name)
+            # safetensors writes the raw buffer: a strided (non C-contiguous) array would be scrambled
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / TENSORS_FILE))
             config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self)}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 

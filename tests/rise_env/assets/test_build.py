@@ -1,0 +1,135 @@
+"""Building an asset folder from a tiny LeRobot dataset and a fresh (untrained) tiny world model."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from rise_env.assets import AssetChecksumError, verify_manifest
+from rise_env.assets import manifest as manifest_module
+from rise_env.assets.build import main as build_main
+from rise_env.assets.build import resize_frames, start_points
+from rise_env.assets.tiny import make_tiny_assets
+from rise_env.data import LeRobotDatasetReader
+from rise_env.envs import InitialStateBank, factory
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "imagine_brick_sorting.py"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny")
+    return root, make_tiny_assets(root, num_states=4, fp16=True)
+
+
+def test_bank_holds_the_recorded_start_points(built):
+    root, assets = built
+    manifest = verify_manifest(assets)
+    bank = InitialStateBank.load(assets / "initial_states")
+    reader = LeRobotDatasetReader(root / "dataset")
+    assert bank.memory.shape == (4, 4, 3, 32, 32, 3) and bank.actions.shape == (4, 24, 14)
+    assert bank.task_names == reader.tasks and bank.camera_keys == ["top", "left_wrist", "right_wrist"]
+    for s in range(len(bank)):
+        ep, t = int(bank.episode_index[s]), int(bank.frame_index[s])
+        assert t >= 6  # full memory: frames t-6, t-4, t-2, t
+        np.testing.assert_array_equal(bank.memory[s], reader.frames_at(ep, np.array([t - 6, t - 4, t - 2, t])))
+        rows = reader.episode_slice(ep)
+        np.testing.assert_array_equal(bank.state[s], reader.states[rows][t])
+        expected = reader.actions[rows][np.minimum(t + np.arange(24), reader.episodes[ep].length - 1)]
+        np.testing.assert_array_equal(bank.actions[s], expected)
+    data = manifest["data"]
+    assert data["num_states"] == 4 and data["frame_stride"] == 2 and data["weights_dtype"] == "float16"
+    check = data["fp16"]["check_vs_float32"]
+    assert data["fp16"]["bytes_fp16"] < 0.6 * data["fp16"]["bytes_fp32"]
+    assert check["max_abs_frame_diff"] <= 8 and check["max_abs_value_diff"] < 1e-2
+    assert manifest["metrics"] == {"note": "untrained smoke-test assets"}
+    assert "--task brick_sorting" in manifest["command"]
+    assert sorted(p.name for p in root.iterdir()) == ["assets", "dataset", "world_model"]  # no temp dir left
+
+
+def test_start_points_are_deterministic_by_seed():
+    a = start_points([20, 30], [0, 1], 5, first=6, seed=3)
+    np.testing.assert_array_equal(a, start_points([20, 30], [0, 1], 5, first=6, seed=3))
+    assert not np.array_equal(a, start_points([20, 30], [0, 1], 5, first=6, seed=4))
+    assert (a[:, 1] >= 6).all() and len({tuple(r) for r in a}) == 5
+    held_out = start_points([20, 30], [1], 50, first=6, seed=0)
+    assert (held_out[:, 0] == 1).all() and len(held_out) == 24  # capped at the available frames
+
+
+def test_resize_matches_the_world_model_resolution():
+    frames = np.full((2, 4, 3, 48, 64, 3), 77, np.uint8)
+    out = resize_frames(frames, 32, 32)
+    assert out.shape == (2, 4, 3, 32, 32, 3) and out.dtype == np.uint8 and (out == 77).all()
+    assert resize_frames(out, 32, 32) is out
+
+
+def test_existing_output_needs_overwrite(built):
+    root, assets = built
+    argv = ["--task", "brick_sorting", "--world-model", str(assets / "world_model"), "--data", str(root / "dataset"),
+            "--out", str(assets), "--num-states", "2"]
+    with pytest.raises(FileExistsError, match="overwrite"):
+        build_main(argv)
+    with pytest.raises(SystemExit):
+        build_main(argv[:2] + argv[4:])  # neither --world-model nor --dynamics/--value
+
+
+def test_bundled_default_is_verified_before_use(built, tmp_path, monkeypatch):
+    _, assets = built
+    shutil.copytree(assets, tmp_path / "brick_sorting")
+    monkeypatch.setattr(manifest_module, "ASSETS_ROOT", tmp_path)
+    monkeypatch.setattr(factory, "_VERIFIED", {})
+    env = factory.make_brick_sorting_env()
+    obs, _ = env.reset(seed=0)
+    assert obs["top"].shape == (32, 32, 3)
+    monkeypatch.setattr(factory, "_VERIFIED", {})
+    weights = tmp_path / "brick_sorting" / "world_model" / "value" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(AssetChecksumError, match="world_model/value/model.safetensors"):
+        factory.make_brick_sorting_env()
+
+
+def test_example_writes_an_mp4(built, tmp_path, capsys):
+    _, assets = built
+    spec = importlib.util.spec_from_file_location("imagine_brick_sorting", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "imagined.mp4"
+    argv = ["--world-model", str(assets / "world_model"), "--initial-states", str(assets / "initial_states"),
+            "--out", str(out), "--chunks", "2", "--seed", "0", "--threads", "1"]
+    assert example.main(argv) == 0
+    frames = imageio.mimread(out)
+    assert len(frames) == 1 + 2 * 5 and frames[0].shape == (32 + 64, 96, 3)  # start + 2 chunks of 5 frames
+    assert "chunk 1: advantage" in capsys.readouterr().out
+
+
+def test_example_explains_a_missing_default(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("imagine_brick_sorting", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.setattr(manifest_module, "ASSETS_ROOT", tmp_path)
+    monkeypatch.setattr(factory, "_VERIFIED", {})
+    assert example.main(["--out", str(tmp_path / "x.mp4")]) == 2
+    assert "python -m rise_env.assets.build" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_manifest_is_json_with_relative_paths(built):
+    _, assets = built
+    manifest = json.loads((assets / "manifest.json").read_text())
+    assert all(not Path(f["path"]).is_absolute() for f in manifest["files"])
+
+
+def test_strided_memory_survives_save_and_load(tmp_path):
+    memory = np.arange(2 * 3 * 4 * 8 * 8 * 3, dtype=np.int64).astype(np.uint8).reshape(2, 3, 4, 8, 8, 3)
+    strided = memory.transpose(0, 2, 1, 3, 4, 5)  # (S, M=4, V=3, ...) view, not C-contiguous
+    bank = InitialStateBank(strided, np.zeros((2, 14), np.float32), np.zeros(2, np.int64), ["t"], ["a", "b", "c"])
+    bank.save(tmp_path / "bank")
+    np.testing.assert_array_equal(InitialStateBank.load(tmp_path / "bank").memory, strided)
