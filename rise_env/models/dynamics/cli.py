@@ -5,10 +5,10 @@ Train on a LeRobotDataset v3.0 folder::
     python -m rise_env.train dynamics --data DIR --out RUN [--preset cpu --steps N --batch-size B --vae-steps N]
 
 Phase 1 trains the video autoencoder on the training windows' future clips and fits its latent
-statistics; it is short, written to ``RUN/vae`` when done, and redone on restart only if that folder
-is missing (skipped with ``--vae-steps 0`` or ``--init-from``). Phase 2 trains the transformer by flow
-matching (logit-normal t, AdamW with linear warm-up) on task-centric batches, with resumable
-checkpoints in ``RUN/checkpoints`` every ``--checkpoint-every`` steps / ``--checkpoint-seconds``.
+statistics, written to ``RUN/vae`` when done (skipped with ``--vae-steps 0`` or ``--init-from``).
+Phase 2 trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on
+task-centric batches. Both phases write resumable checkpoints (``RUN/checkpoints/vae_*``, ``step_*``)
+every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
 Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
 setting other than --steps, checkpoint cadence, --device, --log-every or --workers is refused.
 ``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16 autocast is
@@ -28,8 +28,10 @@ Two stages on the brick-sorting twin dataset (190 episodes, 192x256, 3 views), o
         --episodes val --steps 50 --max-windows 32 --out benchmarks/results/dynamics_brick_sorting.json \\
         --video benchmarks/results/dynamics_brick_sorting.mp4 --threads 2
 
-With several tasks in one dataset, pre-train on all of them and fine-tune once per task (``--task``
-takes the task string or its index in ``meta/tasks.parquet``).
+``data/brick_sorting`` holds one task, so its fine-tuning stage sees the same episodes as the
+pre-training (task 0); with several tasks in one dataset, pre-train on all of them and fine-tune once
+per task (``--task`` takes the task string or its index in ``meta/tasks.parquet``). The step counts
+above are starting points, not measured on this machine.
 """
 
 from __future__ import annotations

@@ -5,18 +5,20 @@ Run directory layout::
     RUN/run.json                      DynamicsTrainConfig + train/val episodes (+ task of a finetune)
     RUN/vae/                          model after the VAE phase (VAE trained, latent stats fitted)
     RUN/checkpoints/step_XXXXXXXX/    resumable: model/, optimizer.safetensors, trainer_state.json
+    RUN/checkpoints/vae_XXXXXXXX/     the same during the VAE phase (removed once RUN/vae is written)
     RUN/model/                        final DynamicsModel (config.json + model.safetensors)
     RUN/train_log.jsonl               one row per step: phase, step, loss (+ grad_norm, lr)
     RUN/tb/                           TensorBoard scalars (when tensorboard is installed)
 
-The VAE phase is short and not checkpointed midway: it is redone on restart only when ``RUN/vae``
-is missing. Starting again on a RUN with a checkpoint resumes from the newest one, bit-exactly on CPU.
+Both phases write resumable checkpoints at the same cadence. Starting again on a RUN resumes from
+the newest checkpoint (the VAE phase is skipped once ``RUN/vae`` exists), bit-exactly on CPU.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +30,26 @@ from torch.utils.data import DataLoader
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
 from rise_env.data.layout import ACTION
+from rise_env.models.dynamics.checkpoint import WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.config import DynamicsConfig, get_preset
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task, split_episodes
-from rise_env.models.dynamics.training import DynamicsTrainer, train_vae
+from rise_env.models.dynamics.training import DynamicsTrainer
+from rise_env.models.dynamics.vae import AutoencoderTrainer
 from rise_env.utils.atomic import atomic_directory, atomic_write_json, atomic_write_text, read_json
-from rise_env.utils.checkpointing import STATE_NAME, checkpoint_dirs, checkpoint_path, prune_checkpoints
+from rise_env.utils.checkpointing import (
+    STATE_NAME,
+    checkpoint_dirs,
+    checkpoint_path,
+    generator_state,
+    load_training_checkpoint,
+    prune_checkpoints,
+    save_training_checkpoint,
+    set_generator_state,
+)
 
 RUN_NAME = "run.json"
+VAE_PREFIX = "vae_"
 LOG_NAME = "train_log.jsonl"
 
 
@@ -150,12 +164,39 @@ def _new_model(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> Dynami
 
 
 def _vae_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, ids: np.ndarray, out: Path, log) -> None:
-    clips = (b["future_frames"] for b in _loader(windows, ids, cfg, cfg.vae_steps))
-    for i, loss in enumerate(train_vae(model, clips, cfg.vae_steps, lr=cfg.vae_lr, seed=cfg.seed)):
-        log({"phase": "vae", "step": i, "loss": loss})
+    """Train the VAE (resuming from ``RUN/checkpoints/vae_*``), fit latent stats, write ``RUN/vae``."""
+    vae = model.codec.vae
+    vae.requires_grad_(True)
+    trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start = 0
+    ckpts = checkpoint_dirs(out, VAE_PREFIX)
+    if ckpts:
+        load_checked(model, read_state_dict(ckpts[-1] / "model" / WEIGHTS_NAME))
+        state = load_training_checkpoint(ckpts[-1], trainer.optimizer)
+        set_generator_state(gen, state["generator"])
+        start = int(state["step"])
+        print(f"resuming the VAE phase of {out} from {ckpts[-1].name}")
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp / "model")
+
+    last_save = time.monotonic()
+    for step, batch in enumerate(_loader(windows, ids, cfg, cfg.vae_steps, start), start):
+        log({"phase": "vae", "step": step, "loss": trainer.step(batch["future_frames"], generator=gen)["loss"]})
+        done = step + 1
+        if done % cfg.checkpoint_every == 0 or time.monotonic() - last_save >= cfg.checkpoint_seconds:
+            state = {"step": done, "generator": generator_state(gen)}
+            save_training_checkpoint(checkpoint_path(out, done, VAE_PREFIX), write, trainer.optimizer, state)
+            prune_checkpoints(out, cfg.keep_checkpoints, VAE_PREFIX)
+            last_save = time.monotonic()
+    vae.eval()
+    vae.requires_grad_(False)
     model.codec.fit_stats(next(iter(_loader(windows, ids, cfg, 1)))["future_frames"].to(model.device))
     with atomic_directory(out / "vae", overwrite=True) as tmp:
         model.save_pretrained(tmp)
+    for old in checkpoint_dirs(out, VAE_PREFIX):
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def train_dynamics_run(
@@ -210,7 +251,9 @@ def train_dynamics_run(
 
     start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
     redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not cfg.init_from
-    rows = [r for r in _read_log(out / LOG_NAME) if (r["phase"] == "vae" and not redo_vae) or r["step"] < start]
+    vae_ckpts = checkpoint_dirs(out, VAE_PREFIX) if redo_vae else []
+    vae_start = (int(read_json(vae_ckpts[-1] / STATE_NAME)["step"]) if vae_ckpts else 0) if redo_vae else cfg.vae_steps
+    rows = [r for r in _read_log(out / LOG_NAME) if r["step"] < (vae_start if r["phase"] == "vae" else start)]
     atomic_write_text(out / LOG_NAME, "".join(json.dumps(r) + "\n" for r in rows))
     writer = _tensorboard(out / "tb", start)
     with open(out / LOG_NAME, "a") as log_file:

@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from rise_env.models.dynamics.training import DynamicsTrainer
+from rise_env.models.dynamics.vae import AutoencoderTrainer
 from rise_env.train import main
 from rise_env.utils.atomic import read_json
 
@@ -20,6 +21,18 @@ def _argv(data, out, *extra):
 def _losses(run):
     rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     return [(r["phase"], r["step"], r["loss"]) for r in rows]
+
+
+def _interrupt_vae_at(monkeypatch, call):
+    real, calls = AutoencoderTrainer.step, []
+
+    def step(self, frames, generator=None):
+        calls.append(1)
+        if len(calls) > call:
+            raise KeyboardInterrupt
+        return real(self, frames, generator)
+
+    monkeypatch.setattr(AutoencoderTrainer, "step", step)
 
 
 def _interrupt_after(monkeypatch, steps_done):
@@ -38,16 +51,21 @@ def _checkpoint_names(run):
 
 
 def test_interrupted_runs_resume_bit_exactly(tiny_dynamics_dataset, tmp_path, monkeypatch, one_thread):
-    args = ("--steps", "6", "--vae-steps", "2", "--checkpoint-every", "2")
+    args = ("--steps", "6", "--vae-steps", "3", "--checkpoint-every", "2")
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert main(_argv(tiny_dynamics_dataset, full, *args)) == 0
     assert _checkpoint_names(full) == ["step_00000004", "step_00000006"]  # newest 2 kept
 
-    with monkeypatch.context() as m:  # stop after 1 step: the VAE phase is saved, no checkpoint yet
+    with monkeypatch.context() as m:  # stop in the VAE phase after its checkpoint at VAE step 2
+        _interrupt_vae_at(m, 2)
+        with pytest.raises(KeyboardInterrupt):
+            main(_argv(tiny_dynamics_dataset, cut, *args))
+    assert _checkpoint_names(cut) == ["vae_00000002"] and not (cut / "vae").exists()
+    with monkeypatch.context() as m:  # resume the VAE; stop after 1 step: RUN/vae saved, no checkpoint yet
         _interrupt_after(m, 1)
         with pytest.raises(KeyboardInterrupt):
             main(_argv(tiny_dynamics_dataset, cut, *args))
-    assert (cut / "vae" / "model.safetensors").is_file() and _checkpoint_names(cut) == []
+    assert (cut / "vae" / "model.safetensors").is_file() and _checkpoint_names(cut) == []  # vae_* removed
     with monkeypatch.context() as m:  # resume from RUN/vae, stop after step 3 (checkpoint at 2)
         _interrupt_after(m, 3)
         with pytest.raises(KeyboardInterrupt):
