@@ -153,6 +153,23 @@ def compare_world_models(reference: Any, candidate: Any, bank: InitialStateBank,
     }
 
 
+def select_episodes(spec: str, num_episodes: int, val_fraction: float, split_seed: int) -> list[int] | None:
+    """``all`` → None; ``held-out`` → the value model's seeded validation episodes; ``3,7`` → [3, 7]."""
+    if spec == "all":
+        return None
+    if spec == "held-out":
+        from rise_env.models.value import split_episodes
+
+        held_out = split_episodes(num_episodes, val_fraction, split_seed)[1]
+        if not held_out:
+            raise ValueError(f"--episodes held-out: no episode is held out of {num_episodes} at {val_fraction}")
+        return held_out
+    try:
+        return [int(e) for e in spec.split(",") if e.strip()]
+    except ValueError:
+        raise ValueError(f"--episodes {spec!r}: expected 'all', 'held-out' or comma-separated indices") from None
+
+
 def read_metrics(paths: list[str], pairs: list[str]) -> dict[str, Any]:
     """Metrics from result JSON files (keyed by file stem) and ``key=value`` pairs (numbers parsed)."""
     metrics: dict[str, Any] = {}
@@ -186,7 +203,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 folder the initial states are drawn from")
     p.add_argument("--out", required=True, help="asset folder to write (replaced atomically with --overwrite)")
     p.add_argument("--num-states", type=int, default=64, help="start points in the bank")
-    p.add_argument("--episodes", default="all", help="'all', or comma-separated episode indices (e.g. held-out)")
+    p.add_argument("--episodes", default="all",
+                   help="'all', 'held-out' (the value model's split: --val-fraction, --split-seed), or indices '3,7'")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction (value training's default)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the held-out split (value training's seed)")
     p.add_argument("--actions-horizon", type=int, default=100, help="recorded actions stored per start point")
     p.add_argument("--seed", type=int, default=0, help="seed of the start-point draw")
     p.add_argument("--fp16", action="store_true", help="store float32 weights as float16 (checked after loading)")
@@ -232,7 +252,7 @@ def main(argv: list[str] | None = None) -> Path:
             raise ValueError(f"dataset tasks {unknown} are not among the world model's task_names {wm.task_names}")
         cam = wm.robot.cameras[0]
         frame_stride = int(getattr(wm.dynamics.config, "action_stride", 2))
-        episodes = None if args.episodes == "all" else [int(e) for e in args.episodes.split(",") if e.strip()]
+        episodes = select_episodes(args.episodes, reader.num_episodes, args.val_fraction, args.split_seed)
         bank = build_initial_states(
             reader, list(wm.robot.camera_keys), (cam.height, cam.width), args.num_states,
             memory_frames=wm.num_memory_frames, frame_stride=frame_stride, actions_horizon=args.actions_horizon,

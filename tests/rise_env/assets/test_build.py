@@ -133,3 +133,14 @@ def test_strided_memory_survives_save_and_load(tmp_path):
     bank = InitialStateBank(strided, np.zeros((2, 14), np.float32), np.zeros(2, np.int64), ["t"], ["a", "b", "c"])
     bank.save(tmp_path / "bank")
     np.testing.assert_array_equal(InitialStateBank.load(tmp_path / "bank").memory, strided)
+
+
+def test_episode_selection():
+    from rise_env.assets.build import select_episodes
+    from rise_env.models.value import split_episodes
+
+    assert select_episodes("all", 10, 0.1, 0) is None
+    assert select_episodes("3, 7", 10, 0.1, 0) == [3, 7]
+    assert select_episodes("held-out", 10, 0.2, 1) == split_episodes(10, 0.2, 1)[1]
+    with pytest.raises(ValueError, match="held-out"):
+        select_episodes("first", 10, 0.1, 0)
