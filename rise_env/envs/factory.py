@@ -34,37 +34,6 @@ def bundled_asset_dir(task: str) -> Path:
         return _VERIFIED[task]
 
 
-class TaskIndexedValues:
-    """Adapter: ``values(frames (B, V, H, W, 3) uint8, task_index (B,)) -> (B,) float32 tensor`` for the
-    world model, on top of a ``ValueModel`` (whose ``values`` returns numpy and takes instructions).
-
-    Task indices are turned into instruction strings with the world model's ``task_names``, so the
-    value model's own task order does not matter.
-    """
-
-    def __init__(self, model: Any, task_names: list[str]) -> None:
-        self.model = model
-        self.task_names = list(task_names)
-
-    def values(self, frames, task_index):
-        import torch
-
-        names = [self.task_names[int(i)] for i in task_index.tolist()]
-        out = self.model.values(frames, names)
-        return torch.as_tensor(np.asarray(out, np.float32), device=frames.device)
-
-    def to(self, device) -> TaskIndexedValues:
-        self.model = self.model.to(device)
-        return self
-
-    def eval(self) -> TaskIndexedValues:
-        self.model.eval()
-        return self
-
-    def save_pretrained(self, directory: PathLike):
-        return self.model.save_pretrained(directory)
-
-
 def load_world_model(world_model: Any = None, task: str = "brick_sorting", device: str = "cpu", **overrides: Any):
     """A `ChunkWorldModel`: None → the bundled default; a folder → `CompositionalWorldModel.from_pretrained`;
     any other object is used as is. ``overrides`` (e.g. ``sample_steps=10``) apply to `WorldModelConfig`.
@@ -79,10 +48,7 @@ def load_world_model(world_model: Any = None, task: str = "brick_sorting", devic
     if not folder.is_dir():
         raise FileNotFoundError(f"world_model={str(folder)!r} is not a folder (expected a CompositionalWorldModel "
                                 "save_pretrained folder with world_model.json, dynamics/ and value/)")
-    wm = CompositionalWorldModel.from_pretrained(folder, device=device, **overrides)
-    if not isinstance(wm.value, TaskIndexedValues):
-        wm.value = TaskIndexedValues(wm.value, wm.task_names)
-    return wm
+    return CompositionalWorldModel.from_pretrained(folder, device=device, **overrides)
 
 
 def load_initial_states(initial_states: Any = None, task: str = "brick_sorting") -> InitialStateBank:

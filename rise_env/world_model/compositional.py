@@ -30,8 +30,8 @@ CONFIG_FILE = "world_model.json"
 class FrameValueModel(Protocol):
     """What the world model needs from a value model."""
 
-    def values(self, frames: torch.Tensor, task_index: torch.Tensor) -> torch.Tensor:
-        """frames (B, V, H, W, 3) uint8, task_index (B,) → values (B,) float."""
+    def values(self, frames: torch.Tensor, instructions: list[str]):
+        """frames (B, V, H, W, 3) uint8 and one instruction per frame → values (B,) (tensor or array)."""
         ...
 
 
@@ -89,7 +89,7 @@ class CompositionalWorldModel:
         )  # (B, K, V, H, W, 3) uint8
         b, k = frames.shape[:2]
         scored = torch.cat([torch.as_tensor(memory[:, -1:], device=dev), frames], dim=1)  # (B, K+1, V, H, W, 3)
-        values = self._values(scored.flatten(0, 1), tasks.repeat_interleave(k + 1)).reshape(b, k + 1)
+        values = self._values(scored.flatten(0, 1), np.repeat(np.asarray(task_index), k + 1)).reshape(b, k + 1)
         adv = chunk_advantage(values[:, 1:], values[:, 0], scale=self.config.advantage_scale)
         return ImaginedChunk(
             frames=frames.cpu().numpy(),
@@ -99,10 +99,15 @@ class CompositionalWorldModel:
             advantage_bin=advantage_to_bin(adv, self.config.n_bins).cpu().numpy(),
         )
 
-    def _values(self, frames: torch.Tensor, tasks: torch.Tensor) -> torch.Tensor:
+    def _values(self, frames: torch.Tensor, tasks: np.ndarray) -> torch.Tensor:
+        """Values of (N, V, H, W, 3) frames, asked by instruction so the value model's task order is irrelevant."""
         step = self.config.value_batch_size
-        parts = [self.value.values(frames[i : i + step], tasks[i : i + step]) for i in range(0, len(frames), step)]
-        return torch.cat(parts)
+        names = [self.task_names[int(t)] for t in tasks]
+        parts = [
+            torch.as_tensor(np.asarray(self.value.values(frames[i : i + step], names[i : i + step]), np.float32))
+            for i in range(0, len(frames), step)
+        ]
+        return torch.cat(parts).to(frames.device)
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory: str | os.PathLike) -> None:

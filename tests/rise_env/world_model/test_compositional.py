@@ -12,9 +12,10 @@ from rise_env.world_model.compositional import CompositionalWorldModel, WorldMod
 class BrightnessValue(torch.nn.Module):
     """Test double: the value of a frame is its mean brightness in [0, 1]."""
 
-    def values(self, frames, task_index):
-        assert frames.ndim == 5 and frames.dtype == torch.uint8 and len(task_index) == len(frames)
-        return frames.float().mean(dim=(1, 2, 3, 4)) / 255
+    def values(self, frames, instructions):
+        assert frames.ndim == 5 and frames.dtype == torch.uint8 and len(instructions) == len(frames)
+        assert set(instructions) <= {"sort", "pack"}
+        return (frames.float().mean(dim=(1, 2, 3, 4)) / 255).numpy()  # numpy, like ValueModel.values
 
 
 @pytest.fixture(scope="module")
