@@ -56,7 +56,11 @@ def machine_description() -> dict[str, Any]:
 
 def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
     """Common keys of every result JSON: ``command``, ``git_commit``, ``date``, ``machine``."""
-    argv = sys.argv if argv is None else argv
+    if argv is None:
+        argv = list(sys.argv)
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name and argv:  # started as ``python -m package.module``
+            argv = ["python", "-m", spec.name.removesuffix(".__main__")] + argv[1:]
     if argv and argv[0].endswith(".py"):
         argv = ["python", os.path.relpath(argv[0])] + list(argv[1:])
     return {

@@ -45,8 +45,7 @@ def write_video(path: str | os.PathLike, images: Iterable[np.ndarray], fps: int 
         raise ValueError(f"no frames to write to {path}")
 
     def write(tmp: Path) -> None:
-        with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=1,
-                                output_params=["-pix_fmt", "yuv420p"]) as writer:
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=1, pixelformat="yuv420p") as writer:
             for image in images:
                 writer.append_data(image)
 
