@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rise_agents.envs.agilex import AgileXFault, SimRig
+from rise_agents.envs.agilex.executor import timing_stats
 from rise_env.utils.provenance import write_result_json
 
 RESULT = Path(__file__).resolve().parent / "results" / "agilex_loop.json"
@@ -101,19 +102,10 @@ def summarise(slices: list[dict]) -> dict:
     """Timing figures (ms) over all slices of one setting; period errors never span two slices."""
     late = np.concatenate([seg for sl in slices for seg in sl["segments"]])
     period_err = np.concatenate([np.abs(np.diff(seg)) for sl in slices for seg in sl["segments"] if len(seg) > 1])
-    ages = np.asarray([a for sl in slices for a in sl["ages"]])
-    ms = 1000.0
+    ages = [a for sl in slices for a in sl["ages"]]
+    overruns = int(sum(sl["overruns"] for sl in slices))
     return {
-        "ticks": int(len(late)),
-        "lateness_p50_ms": float(np.percentile(late, 50) * ms),
-        "lateness_p99_ms": float(np.percentile(late, 99) * ms),
-        "lateness_max_ms": float(late.max() * ms),
-        "period_error_p50_ms": float(np.percentile(period_err, 50) * ms),
-        "period_error_p99_ms": float(np.percentile(period_err, 99) * ms),
-        "period_error_max_ms": float(period_err.max() * ms),
-        "feedback_age_p99_ms": float(np.percentile(ages, 99) * ms),
-        "feedback_age_max_ms": float(ages.max() * ms),
-        "overruns": int(sum(sl["overruns"] for sl in slices)),
+        **timing_stats(late, ages, overruns, period_errors=period_err),
         "chunks": int(sum(sl["chunks"] for sl in slices)),
         "faults": [f for sl in slices for f in sl["faults"]],
         "process_cpu_fraction": float(np.mean([sl["cpu"] for sl in slices])),

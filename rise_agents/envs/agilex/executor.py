@@ -320,15 +320,18 @@ class ChunkExecutor:
         return timing_stats(list(self.lateness), list(self.feedback_ages), self.overruns)
 
 
-def timing_stats(lateness: list[float], feedback_ages: list[float], overruns: int = 0) -> dict[str, float]:
+def timing_stats(
+    lateness: list[float], feedback_ages: list[float], overruns: int = 0, period_errors: np.ndarray | None = None
+) -> dict[str, float]:
     """Timing figures in ms from per-tick lateness (start - deadline, s) and feedback ages (s).
 
-    The period error is ``|actual period - nominal period|`` between consecutive ticks.
+    The period error is ``|actual period - nominal period|`` between consecutive ticks; pass
+    ``period_errors`` when the ticks come from several separate runs (no error across a gap).
     """
     late = np.asarray(lateness, dtype=np.float64)
     if len(late) < 3:
         return {}
-    period_err = np.abs(np.diff(late))
+    period_err = np.abs(np.diff(late)) if period_errors is None else np.asarray(period_errors, dtype=np.float64)
     ages = np.asarray(feedback_ages, dtype=np.float64)
     ms = 1000.0
     return {
