@@ -3,10 +3,10 @@
 
 Run it with a Python that has lerobot installed (it is not a project dependency), e.g.::
 
-    python3 -m venv /work/lerobot-venv
-    /work/lerobot-venv/bin/pip install torch==2.9.1 torchvision==0.24.1 lerobot==0.4.4
-    /work/lerobot-venv/bin/python scripts/check_lerobot_compat.py            # synthetic dataset
-    /work/lerobot-venv/bin/python scripts/check_lerobot_compat.py --path DIR # an existing dataset
+    python3 -m venv ../lerobot-venv
+    ../lerobot-venv/bin/pip install torch==2.9.1 torchvision==0.24.1 lerobot==0.4.4
+    ../lerobot-venv/bin/python scripts/check_lerobot_compat.py            # synthetic dataset
+    ../lerobot-venv/bin/python scripts/check_lerobot_compat.py --path DIR # an existing dataset
 
 Without ``--path`` it writes a small synthetic dataset with our writer first. It compares, for every
 frame: episode/frame counts, task strings, state/action (exactly), timestamps and indices, the
