@@ -20,8 +20,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from rise_env.spec import agilex_cobot_magic
+from rise_env.spec.advantage import advantage_to_bin, chunk_advantage
 from rise_env.utils import atomic_write_text
-from rise_env.world_model.advantage import advantage_to_bin, chunk_advantage
 from rise_env.world_model.protocol import ImaginedChunk
 
 CONFIG_FILE = "world_model.json"

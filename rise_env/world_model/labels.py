@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rise_env.world_model.advantage import chunk_advantage
+from rise_env.spec.advantage import chunk_advantage
 
 
 def chunk_starts(length: int, chunk: int = 50, every: int = 50) -> np.ndarray:

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from rise_env.models.vla.config import PromptConfig
 from rise_env.models.vla.tokenizer import Tokenizer
+from rise_env.spec.advantage import advantage_to_bin  # noqa: F401  (re-exported: the bins of the prompt)
 
 
 def clean_task(task: str) -> str:
@@ -31,13 +32,6 @@ def discretize_state(state: np.ndarray | Tensor, bins: int = 256) -> np.ndarray:
     s = state.detach().cpu().numpy() if isinstance(state, Tensor) else np.asarray(state)
     s = np.clip(s.astype(np.float64), -1.0, 1.0)
     return np.digitize(s, np.linspace(-1.0, 1.0, bins + 1)[:-1]) - 1
-
-
-def advantage_to_bin(advantage: np.ndarray | Tensor | float, num_bins: int = 10) -> np.ndarray:
-    """Advantage in [-1, 1] → bins 1..num_bins (``digitize(a, linspace(-1, 1, K + 1)[:-1])``)."""
-    a = advantage.detach().cpu().numpy() if isinstance(advantage, Tensor) else np.asarray(advantage)
-    a = np.clip(a.astype(np.float64), -1.0, 1.0)
-    return np.digitize(a, np.linspace(-1.0, 1.0, num_bins + 1)[:-1]).astype(np.int64)
 
 
 class PromptBuilder:

@@ -1,4 +1,4 @@
-"""Chunk advantage of the Compositional World Model (paper Eq. 2) and its discretisation.
+"""Chunk advantage (paper Eq. 2) and its discretisation into the bins that policies are prompted with.
 
 A(o_t, a_t:t+H) = mean_k V(ô_{t+k}) − V(o_t), scaled, clamped to [−1, 1], then cut into
 uniform bins 1..n_bins (bin n_bins = best). Works on numpy arrays and torch tensors alike.
