@@ -13,7 +13,6 @@ the physics is identical with or without images. Prints a table and writes
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from pathlib import Path
@@ -24,20 +23,10 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from rise_agents.envs.sim import MODES, BrickSortingSimEnv, make_expert  # noqa: E402
+from rise_agents.evaluation.results import wilson_interval  # noqa: E402
 from rise_env.utils import write_result_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "expert_brick_sorting_twin.json"
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def run_trial(env: BrickSortingSimEnv, mode: str, seed: int) -> dict:

@@ -4,8 +4,6 @@ The torch-based parts (windows, sampler) are imported on first use, so writers (
 workers) do not pay for importing torch.
 """
 
-from typing import Any
-
 from rise_env.data.episode import Episode, EpisodeError, terminal_rewards, validate_episode
 from rise_env.data.finalize import FinalizeReport, recover_finalize
 from rise_env.data.layout import (
@@ -23,6 +21,7 @@ from rise_env.data.normalize import Normalizer
 from rise_env.data.reader import EpisodeMeta, LeRobotDatasetReader
 from rise_env.data.staging import StagingArea
 from rise_env.data.writer import LeRobotDatasetWriter
+from rise_env.utils.lazy import lazy_exports
 
 __all__ = [
     "ACTION",
@@ -59,11 +58,4 @@ _LAZY = {
     "window_indices": "rise_env.data.windows",
     "TaskCentricBatchSampler": "rise_env.data.sampler",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rise_env.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -4,7 +4,7 @@ Names are imported on first use, so ``import rise_env`` (which registers the env
 ``rise_env.envs.registration``) does not import torch.
 """
 
-from typing import Any
+from rise_env.utils.lazy import lazy_exports
 
 __all__ = [
     "ImaginationEnv",
@@ -23,15 +23,4 @@ _LAZY = {
     "make_brick_sorting_env": "rise_env.envs.factory",
     "make_brick_sorting_vector_env": "rise_env.envs.factory",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'rise_env.envs' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__ = lazy_exports(__name__, _LAZY)
