@@ -42,7 +42,7 @@ from pathlib import Path
 
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
-    "preset stage task init_from steps batch_size lr warmup_steps vae_steps vae_lr episodes_per_batch seed "
+    "preset stage task init_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views episodes_per_batch seed "
     "val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every workers"
 ).split()
 
@@ -65,6 +65,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
     p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
     p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE (default 1e-3)")
+    p.add_argument("--vae-clip-frames", type=int, help="VAE phase: frames per random clip (default 9)")
+    p.add_argument("--vae-views", type=int, help="VAE phase: random views per window (default 1)")
     p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
     p.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")
     p.add_argument("--val-fraction", type=float, help="fraction of episodes held out (default 0.1)")

@@ -35,6 +35,10 @@ class DynamicsTrainConfig(BaseModel):
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
     vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0 or init_from skips).")
     vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE.")
+    vae_clip_frames: int = Field(
+        9, ge=1, description="VAE phase: frames per training clip (1 + k x temporal ratio; 0 < k), cut at random."
+    )
+    vae_views: int = Field(1, ge=1, description="VAE phase: views per window trained on (drawn at random).")
     episodes_per_batch: int = Field(2, ge=1, description="Task-centric batching: episodes per batch.")
     seed: int = Field(0, description="Seed of init, split and sampling.")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="Fraction of episodes held out (seeded).")

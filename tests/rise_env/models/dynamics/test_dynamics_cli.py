@@ -56,3 +56,36 @@ def test_train_cli_writes_a_loadable_model(tmp_path):
     assert [r["phase"] for r in log] == ["vae"] * 2 + ["dynamics"] * 3
     assert all(np.isfinite(r["loss"]) for r in log)
     assert torch.all(model.action_high > model.action_low)
+
+
+def test_random_clips_are_contiguous_single_view_cuts():
+    from rise_env.models.dynamics.run import random_clips
+
+    b, t, v = 3, 25, 3
+    # every pixel encodes (window, frame, view) so a clip's origin can be read back
+    frames = torch.zeros(b, t, v, 2, 2, 3, dtype=torch.uint8)
+    for i in range(b):
+        for k in range(t):
+            for j in range(v):
+                frames[i, k, j] = torch.tensor([i, k, j], dtype=torch.uint8)
+    clips = random_clips(frames, 9, 2, torch.Generator().manual_seed(0))
+    assert clips.shape == (b * 2, 9, 1, 2, 2, 3)
+    for n, clip in enumerate(clips):
+        window, first, view = clip[0, 0, 0, 0].tolist()
+        assert window == n // 2
+        assert clip[:, 0, 0, 0, 1].tolist() == list(range(first, first + 9))  # consecutive frames
+        assert set(clip[:, 0, :, :, 2].flatten().tolist()) == {view}  # one view throughout
+    assert random_clips(frames, 40, 5, torch.Generator()).shape == (b * v, t, 1, 2, 2, 3)  # capped at what exists
+
+
+def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
+    import pytest
+
+    root = tmp_path / "ds"
+    writer = LeRobotDatasetWriter(root, DatasetConfig(robot=agilex_cobot_magic(32, 32)))
+    writer.add_episode(_episode(16, 0, "sort the bricks"))
+    writer.finalize()
+    argv = ["dynamics", "--data", str(root), "--out", str(tmp_path / "run"), "--preset", "tiny", "--steps", "1",
+            "--vae-steps", "1", "--vae-clip-frames", "4"]
+    with pytest.raises(ValueError, match="vae_clip_frames must be 1 \\+ k"):
+        main(argv)
