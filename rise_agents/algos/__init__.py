@@ -12,8 +12,10 @@ from rise_env.models.vla.config import resolve_preset
 
 ALGOS: dict[str, str] = {
     "bc": "rise_agents.algos.bc:BC",
+    "recap": "rise_agents.algos.recap:RECAP",
+    "recap-online": "rise_agents.algos.recap_online:RecapOnline",
 }
-PLANNED: tuple[str, ...] = ("recap", "recap-online", "ppo", "dsrl", "dagger")
+PLANNED: tuple[str, ...] = ("ppo", "dsrl", "dagger")
 
 
 def resolve_algo(name: str) -> str:

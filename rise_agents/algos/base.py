@@ -8,7 +8,9 @@ latest checkpoint with the same config. Batches and flow noise of step ``k`` dep
 ``(seed, k)``, so a resumed run repeats the uninterrupted run's losses exactly.
 
 Subclass hooks: ``sources()`` (episode sources to train on), ``label(dataset)`` (per-frame
-advantage bins) and ``compute_loss(batch, generator)`` → (scalar loss, metrics).
+advantage bins), ``build_dataset()`` (the offline samples), ``next_batch(step)`` (what step ``k``
+trains on), ``compute_loss(batch, generator)`` → (scalar loss, metrics), and ``extra_state()`` /
+``restore_extra(tensors)`` for algorithm state that a checkpoint must carry.
 """
 
 from __future__ import annotations
@@ -51,8 +53,6 @@ class Algorithm:
     name = "base"
 
     def __init__(self, config: TrainConfig, resume: bool = False, progress: bool = True) -> None:
-        if config.data is None:
-            raise ValueError(f"--data is required for {config.algo}: a LeRobotDataset v3.0 directory")
         self.cfg, self.progress = config, progress
         self.run = Path(config.run_dir())
         self.ckpt_root = self.run / "checkpoints"
@@ -62,18 +62,9 @@ class Algorithm:
         previous = ckpt.latest_checkpoint(self.ckpt_root)
         if previous is not None and not resume:
             raise FileExistsError(f"{self.run} already holds checkpoints; pass --resume or choose another --out")
-        self.reader = LeRobotDatasetReader(config.data)
+        self.reader = self.open_data()
         self.policy = self._build_policy(previous)
-        self.dataset = ChunkDataset(
-            self.reader,
-            self.policy.config.vla.camera_names,
-            self.policy.config.vla.vision.image_size,
-            self.policy.config.vla.action_horizon,
-            config.frame_cache or self.run / "frame_cache",
-            sources=self.sources(),
-            default_bin=config.advantage_bin,
-        )
-        self.label(self.dataset)
+        self.dataset = self.build_dataset()
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.vla.parameters() if p.requires_grad],
             lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
@@ -82,6 +73,37 @@ class Algorithm:
             self._restore(previous)
 
     # ------------------------------------------------------------------ hooks
+    def open_data(self) -> LeRobotDatasetReader | None:
+        """The offline dataset (``--data``); required unless a subclass has another source."""
+        if self.cfg.data is None:
+            raise ValueError(f"--data is required for {self.cfg.algo}: a LeRobotDataset v3.0 directory")
+        return LeRobotDatasetReader(self.cfg.data)
+
+    def build_dataset(self):
+        """Offline samples: the ``sources()`` episodes of ``--data``, labelled by ``label``."""
+        dataset = ChunkDataset(
+            self.reader,
+            self.policy.config.vla.camera_names,
+            self.policy.config.vla.vision.image_size,
+            self.policy.config.vla.action_horizon,
+            self.cfg.frame_cache or self.run / "frame_cache",
+            sources=self.sources(),
+            default_bin=self.cfg.advantage_bin,
+        )
+        self.label(dataset)
+        return dataset
+
+    def next_batch(self, step: int) -> dict:
+        """The batch of optimiser step ``step`` (a function of the seed and the step)."""
+        return self.dataset.batch(self.sample_ids(step))
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """Algorithm tensors a checkpoint must carry besides the policy and optimiser."""
+        return {}
+
+    def restore_extra(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of ``extra_state`` when resuming."""
+
     def sources(self) -> tuple[str, ...]:
         """Episode sources this algorithm trains on."""
         return ("demo",)
@@ -90,7 +112,8 @@ class Algorithm:
         """Set per-frame advantage bins (``dataset.set_bins``); default keeps ``cfg.advantage_bin`` for all."""
 
     def compute_loss(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        raise NotImplementedError
+        """Mean advantage-conditioned flow-matching loss; the bin of each sample comes from the batch."""
+        return self.policy.loss(batch, generator=generator).mean(), {}
 
     # ------------------------------------------------------------------ setup
     def _build_policy(self, previous: Path | None) -> AdvantageConditionedPolicy:
@@ -98,8 +121,8 @@ class Algorithm:
         if previous is not None:
             self._check_resume_config()
             return AdvantageConditionedPolicy.from_pretrained(previous / ckpt.POLICY_DIR)
-        if self.cfg.init_from:
-            policy = AdvantageConditionedPolicy.from_pretrained(self.cfg.init_from)
+        if self.init_from():
+            policy = AdvantageConditionedPolicy.from_pretrained(self.init_from())
         else:
             stats_file = self.reader.root / "meta" / "stats.json"
             stats = NormStats.from_file(stats_file) if stats_file.is_file() else None
@@ -110,9 +133,15 @@ class Algorithm:
         self._write_run_files()
         return policy
 
+    def init_from(self) -> str | None:
+        """Policy folder training starts from (``--init-from``)."""
+        return self.cfg.init_from
+
     def _write_run_files(self) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.run / CONFIG_FILE, self.cfg.model_dump_json(indent=2) + "\n")
+        if self.reader is None:
+            return
         info = {
             "root": str(self.reader.root.resolve()),
             "cameras": {
@@ -138,6 +167,7 @@ class Algorithm:
         ckpt.load_optimizer(self.optimizer, tensors, state["param_groups"])
         if self.policy.ema is not None:
             self.policy.ema.num_updates = int(state.get("ema_updates", 0))
+        self.restore_extra(ckpt.read_extra(path))
         self.start_step, self.elapsed_s = int(state["step"]), float(state.get("elapsed_s", 0.0))
         metrics = self.run / METRICS_FILE
         if metrics.is_file():  # drop entries logged after the checkpoint we resume from
@@ -155,7 +185,7 @@ class Algorithm:
         seed = _step_seed(self.cfg.seed, step)
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        batch = self.dataset.batch(self.sample_ids(step))
+        batch = self.next_batch(step)
         self.policy.train()
         loss, metrics = self.compute_loss(batch, generator)
         self.optimizer.zero_grad(set_to_none=True)
@@ -206,7 +236,9 @@ class Algorithm:
     def save(self, step: int, elapsed_s: float) -> Path:
         ema = self.policy.ema.num_updates if self.policy.ema is not None else 0
         state = {"elapsed_s": elapsed_s, "ema_updates": ema, "config": self.cfg.model_dump(mode="json")}
-        return ckpt.save_checkpoint(self.ckpt_root, step, self.policy, self.optimizer, state, self.cfg.keep_checkpoints)
+        return ckpt.save_checkpoint(
+            self.ckpt_root, step, self.policy, self.optimizer, state, self.cfg.keep_checkpoints, self.extra_state()
+        )
 
     def _log(self, step: int, metrics: dict[str, float], writer) -> None:
         with open(self.run / METRICS_FILE, "a") as f:

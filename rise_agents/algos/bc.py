@@ -7,8 +7,6 @@ batch, so RECAP reuses the same loss with value-model bins.
 
 from __future__ import annotations
 
-import torch
-
 from rise_agents.algos.base import Algorithm
 
 
@@ -19,7 +17,3 @@ class BC(Algorithm):
 
     def sources(self) -> tuple[str, ...]:
         return ("demo", "correction") if self.cfg.include_corrections else ("demo",)
-
-    def compute_loss(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        per_sample = self.policy.loss(batch, generator=generator)
-        return per_sample.mean(), {}

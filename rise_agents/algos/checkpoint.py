@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from rise_env.utils import atomic_directory, atomic_write_text
 
-POLICY_DIR, OPTIMIZER_FILE = "policy", "optimizer.safetensors"
+POLICY_DIR, OPTIMIZER_FILE, EXTRA_FILE = "policy", "optimizer.safetensors", "extra.safetensors"
 STATE_FILE, LATEST_FILE = "trainer_state.json", "latest.json"
 _STEP_DIR = re.compile(r"^step_(\d{8})$")
 
@@ -53,13 +53,21 @@ def step_dir(root: Path, step: int) -> Path:
     return root / f"step_{step:08d}"
 
 
-def save_checkpoint(root: Path, step: int, policy, optimizer: torch.optim.Optimizer, state: dict, keep: int) -> Path:
-    """Write checkpoint ``step`` under ``root`` atomically, point latest.json at it, prune old ones."""
+def save_checkpoint(
+    root: Path, step: int, policy, optimizer: torch.optim.Optimizer, state: dict, keep: int,
+    extra: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write checkpoint ``step`` under ``root`` atomically, point latest.json at it, prune old ones.
+
+    ``extra``: algorithm tensors (e.g. the online sample buffer) stored as ``extra.safetensors``.
+    """
     tensors, groups = optimizer_tensors(optimizer)
     target = step_dir(root, step)
     with atomic_directory(target, overwrite=True) as tmp:
         policy.save_pretrained(tmp / POLICY_DIR)
         save_file(tensors, str(tmp / OPTIMIZER_FILE))
+        if extra:
+            save_file({k: v.detach().cpu().contiguous() for k, v in extra.items()}, str(tmp / EXTRA_FILE))
         (tmp / STATE_FILE).write_text(json.dumps({**state, "step": step, "param_groups": groups}, indent=1))
     atomic_write_text(root / LATEST_FILE, json.dumps({"step": step, "path": target.name}) + "\n")
     for old in list_checkpoints(root)[:-keep]:
@@ -93,3 +101,8 @@ def latest_checkpoint(root: Path) -> Path | None:
 def read_checkpoint(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(trainer state, optimiser tensors) of a checkpoint folder."""
     return json.loads((path / STATE_FILE).read_text()), load_file(str(path / OPTIMIZER_FILE))
+
+
+def read_extra(path: Path) -> dict[str, torch.Tensor]:
+    """The algorithm tensors of a checkpoint folder ({} when it stored none)."""
+    return load_file(str(path / EXTRA_FILE)) if (path / EXTRA_FILE).is_file() else {}

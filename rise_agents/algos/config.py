@@ -44,6 +44,28 @@ class TrainConfig(BaseModel):
     advantage_bin: int = Field(10, ge=0, description="Prompted bin for demos/corrections (10 = top, 0 = none).")
     include_corrections: bool = Field(False, description="Also train on 'correction' episodes (bc/dagger).")
     seed: int = Field(0, description="Seed of the initial weights, batch sampling and flow noise.")
+    # ---- advantage labels (recap, recap-online)
+    value_model: str | None = Field(
+        None, description="ValueModel folder that labels offline rollouts (default: the bundled world model's)."
+    )
+    label_stride: int = Field(2, gt=0, description="Value every k-th recorded frame, interpolated between (labels).")
+    advantage_scale: float = Field(5.0, gt=0, description="Advantage multiplier before clamping to [-1, 1] (Eq. 2).")
+    # ---- self-improving loop (recap-online)
+    world_model: str | None = Field(None, description="CompositionalWorldModel folder (default: the bundled one).")
+    initial_states: str | None = Field(None, description="InitialStateBank folder (default: the bundled one).")
+    offline_ratio: float = Field(0.6, ge=0, le=1, description="Fraction of each batch drawn from offline data.")
+    online_action: bool = Field(True, description="Train on online (imagined-rollout) actions; off = offline only.")
+    online_state: bool = Field(
+        True, description="Keep chunks that start from imagined states (chained chunks); off = first chunks only."
+    )
+    rollout_slots: int = Field(8, gt=0, description="Imagined episodes stepped together per rollout stage.")
+    rollout_chunks: int = Field(2, gt=0, description="Chained chunks per imagined episode (paper: <= 2).")
+    rollouts_per_stage: int = Field(1, gt=0, description="Batches of rollout_slots episodes per rollout stage.")
+    steps_per_stage: int = Field(50, gt=0, description="Optimiser steps between two rollout stages.")
+    online_buffer: int = Field(512, gt=0, description="Most recent online samples kept for training.")
+    eval_trials: int = Field(0, ge=0, description="Twin trials before / after training (and at eval_every).")
+    eval_every: int = Field(0, ge=0, description="Evaluate in the twin every this many steps (0: only before/after).")
+    eval_seed: int = Field(1000, description="Twin trial i uses seed eval_seed + i.")
     frame_cache: str | None = Field(
         None, description="Folder for the resized-frame cache (uint8 .npy per episode); default RUN/frame_cache."
     )
@@ -81,7 +103,27 @@ _BC_PRESETS: dict[str, dict[str, Any]] = {
                  checkpoint_every=1000),
 }
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {"bc": _BC_PRESETS}
+_RECAP_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(_BC_PRESETS["tiny"], label_stride=4),
+    # Warm-up of the loop: offline advantage conditioning, started from the BC policy (init_from).
+    "cpu": dict(_BC_PRESETS["cpu"], steps=1500, warmup_steps=50),
+    "pi05": dict(_BC_PRESETS["pi05"]),
+}
+
+_ONLINE_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(_BC_PRESETS["tiny"], steps=8, steps_per_stage=4, rollout_slots=2, batch_size=4, online_buffer=16),
+    # The main job: bundled warm-up policy, world model and initial states; <= 15 min on 2 cores.
+    "cpu": dict(policy_preset="cpu", steps=240, steps_per_stage=40, batch_size=16, warmup_steps=0, lr=1e-4,
+                checkpoint_every=40, rollout_slots=8, eval_trials=5, num_threads=2, time_budget_s=840.0),
+    # Paper Table X: batch 64, cosine 1e-4 (min ratio 0.1), offline ratio 0.6, EMA 0.995.
+    "paper": dict(policy_preset="pi05", steps=20000, steps_per_stage=200, batch_size=64, warmup_steps=200, lr=1e-4,
+                  checkpoint_every=1000, rollout_slots=64, rollouts_per_stage=4, online_buffer=16384,
+                  eval_trials=20, eval_every=5000),
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "bc": _BC_PRESETS, "recap": _RECAP_PRESETS, "recap-online": _ONLINE_PRESETS,
+}
 """algo → preset name → field values over the TrainConfig defaults."""
 
 

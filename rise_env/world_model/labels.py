@@ -37,3 +37,18 @@ def recorded_chunk_advantages(
     if np.isnan(future).any() or np.isnan(now).any():
         raise ValueError("values are missing (NaN) for frames a chunk needs")
     return chunk_advantage(future, now, scale=scale)
+
+
+def frame_advantages(values: np.ndarray, chunk: int = 50, stride: int = 2, scale: float = 5.0) -> np.ndarray:
+    """Advantage of the chunk starting at every frame of one episode, (T,) from per-frame values (T,).
+
+    Like `recorded_chunk_advantages`, but defined for every start: frames past the episode end are
+    the last recorded frame (the robot rests there), so late chunks compare the final state with now.
+    """
+    values = np.asarray(values, np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"values must be a non-empty (T,) array, got shape {values.shape}")
+    if np.isnan(values).any():
+        raise ValueError("values are missing (NaN)")
+    idx = np.minimum(np.arange(len(values))[:, None] + np.arange(stride, chunk + 1, stride)[None, :], len(values) - 1)
+    return chunk_advantage(values[idx], values, scale=scale)
