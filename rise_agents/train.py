@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rise_agents.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--algo", default="bc", help="algorithm: bc, recap, recap-online (ppo, dsrl, dagger planned)")
-    parser.add_argument("--preset", default="cpu", help="named preset (bc/recap: tiny, cpu, pi05; recap-online: tiny, cpu, paper)")
+    parser.add_argument(
+        "--preset", default="cpu", help="named preset (bc/recap: tiny, cpu, pi05; recap-online: tiny, cpu, paper)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_flags(parser, TrainConfig, skip=_SKIP)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rise_agents.algos.base import Algorithm
 from rise_agents.algos.data import ChunkDataset
-from rise_agents.algos.labels import load_or_label, label_summary
+from rise_agents.algos.labels import label_summary, load_or_label
 from rise_env.utils import atomic_write_text
 
 

@@ -183,7 +183,9 @@ def _vae_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, ids: np.
     """Train the VAE (resuming from ``RUN/checkpoints/vae_*``), fit latent stats, write ``RUN/vae``."""
     ratio = model.config.temporal_ratio
     if (cfg.vae_clip_frames - 1) % ratio:
-        raise ValueError(f"vae_clip_frames must be 1 + k * {ratio} (the VAE's temporal ratio), got {cfg.vae_clip_frames}")
+        raise ValueError(
+            f"vae_clip_frames must be 1 + k * {ratio} (the VAE's temporal ratio), got {cfg.vae_clip_frames}"
+        )
     vae = model.codec.vae
     vae.requires_grad_(True)
     trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr)
