@@ -32,9 +32,10 @@ EVAL_FILE = "twin_eval.json"
 
 def bundled_policy_dir(task: str) -> Path:
     """The bundled warm-up (RECAP) policy of ``task``, manifest-checked."""
+    from rise_env.assets import POLICY_DIR
     from rise_env.envs.factory import bundled_asset_dir
 
-    return bundled_asset_dir(task) / "policy"
+    return bundled_asset_dir(task) / POLICY_DIR
 
 
 def split_counts(batch_size: int, offline_ratio: float, online_available: bool) -> tuple[int, int]:

@@ -5,6 +5,7 @@
       manifest.json
       world_model/{world_model.json, dynamics/, value/}
       initial_states/{config.json, initial_states.safetensors}
+      policy/  (optional warm-up policy of the self-improving loop: config.json, model.safetensors, ...)
 
 Built by ``python -m rise_env.assets.build``; checked by ``verify_manifest`` before use.
 """
@@ -23,9 +24,11 @@ from rise_env.assets.manifest import (
 
 INITIAL_STATES_DIR = "initial_states"
 WORLD_MODEL_DIR = "world_model"
+POLICY_DIR = "policy"
 
 __all__ = [
     "INITIAL_STATES_DIR",
+    "POLICY_DIR",
     "MANIFEST_FILE",
     "WORLD_MODEL_DIR",
     "AssetChecksumError",

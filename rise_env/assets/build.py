@@ -3,6 +3,11 @@
     python -m rise_env.assets.build --task brick_sorting --world-model WM_DIR --data DATASET \\
         --out rise_env/assets/brick_sorting [--num-states 64 --seed 0 --fp16 --metrics results/*.json]
 
+``--policy`` adds a warm-up policy (``save_pretrained`` folder; its EMA weights become the bundled
+weights) as ``policy/``, the starting point of ``python -m rise_agents.train --algo recap-online``.
+``--sources demo`` draws start points from demonstrations only (the loop then uses their recorded
+actions as top-bin offline samples). ``--compress`` stores the memory frames LZMA-compressed.
+
 ``--world-model`` is a `CompositionalWorldModel` folder; alternatively ``--dynamics DIR --value DIR``
 assemble one (task names from the dataset). Start points: ``M`` memory frames spaced by the world
 model's frame stride (2 = 15 Hz from 30 Hz data) ending at frame ``t``, the joint state at ``t``, the
@@ -21,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rise_env.assets import INITIAL_STATES_DIR, WORLD_MODEL_DIR, write_manifest
+from rise_env.assets import INITIAL_STATES_DIR, POLICY_DIR, WORLD_MODEL_DIR, write_manifest
 from rise_env.assets.manifest import TASKS
 from rise_env.envs.initial_states import InitialStateBank
 from rise_env.utils.atomic import atomic_directory
@@ -137,6 +142,15 @@ def convert_weights_fp16(folder: Path) -> dict[str, int]:
     return {"bytes_fp32": before, "bytes_fp16": after}
 
 
+def bundle_policy(source: Path, target: Path, fp16: bool = False) -> None:
+    """Copy a policy folder with its EMA weights as the model weights (one set, optionally float16)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*", "ema.safetensors", WEIGHTS))
+    ema = source / "ema.safetensors"
+    shutil.copyfile(ema if ema.is_file() else source / WEIGHTS, target / WEIGHTS)
+    if fp16:
+        convert_weights_fp16(target)
+
+
 def compare_world_models(reference: Any, candidate: Any, bank: InitialStateBank, seed: int = 0) -> dict[str, float]:
     """Imagine the same chunk (first start point, its recorded actions) with both models; max abs differences."""
     h = reference.chunk_size
@@ -203,6 +217,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 folder the initial states are drawn from")
     p.add_argument("--out", required=True, help="asset folder to write (replaced atomically with --overwrite)")
     p.add_argument("--num-states", type=int, default=64, help="start points in the bank")
+    p.add_argument("--policy", help="warm-up policy folder (save_pretrained) bundled as policy/")
+    p.add_argument("--sources", nargs="*", default=None, help="episode sources start points come from (default all)")
+    p.add_argument("--compress", action="store_true", help="store the bank's memory frames LZMA-compressed")
     p.add_argument("--episodes", default="all",
                    help="'all', 'held-out' (the value model's split: --val-fraction, --split-seed), or indices '3,7'")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction (value training's default)")
@@ -253,14 +270,19 @@ def main(argv: list[str] | None = None) -> Path:
         cam = wm.robot.cameras[0]
         frame_stride = int(getattr(wm.dynamics.config, "action_stride", 2))
         episodes = select_episodes(args.episodes, reader.num_episodes, args.val_fraction, args.split_seed)
+        if args.sources:
+            pool = range(reader.num_episodes) if episodes is None else episodes
+            episodes = [e for e in pool if reader.episodes[e].source in args.sources]
+            if not episodes:
+                raise ValueError(f"no selected episode has a source in {args.sources}")
         bank = build_initial_states(
             reader, list(wm.robot.camera_keys), (cam.height, cam.width), args.num_states,
             memory_frames=wm.num_memory_frames, frame_stride=frame_stride, actions_horizon=args.actions_horizon,
             episodes=episodes, seed=args.seed,
         )
-        bank.save(tmp / INITIAL_STATES_DIR)
+        bank.save(tmp / INITIAL_STATES_DIR, compress=args.compress)
         data: dict[str, Any] = {
-            "dataset": str(Path(args.data).resolve()), "dataset_fps": reader.fps, "tasks": list(reader.tasks),
+            "dataset": args.data, "sources": args.sources, "dataset_fps": reader.fps, "tasks": list(reader.tasks),
             "episodes": sorted({int(e) for e in bank.episode_index}), "num_states": len(bank),
             "frame_stride": frame_stride, "memory_frames": wm.num_memory_frames,
             "actions_horizon": args.actions_horizon,
@@ -273,6 +295,10 @@ def main(argv: list[str] | None = None) -> Path:
             reloaded = load_world_model(wm_dir)
             data["fp16"]["check_vs_float32"] = compare_world_models(wm, reloaded, bank, seed=args.seed)
         data["bytes"] = {"world_model": _size(wm_dir), "initial_states": _size(tmp / INITIAL_STATES_DIR)}
+        if args.policy:
+            data["policy_source"] = args.policy
+            bundle_policy(Path(args.policy), tmp / POLICY_DIR, fp16=args.fp16)
+            data["bytes"]["policy"] = _size(tmp / POLICY_DIR)
         write_manifest(tmp, meta["command"], data=data, metrics=read_metrics(args.metrics, args.metric))
     print(f"wrote {out}: {len(bank)} initial states, world model {data['bytes']['world_model'] / 1e6:.2f} MB, "
           f"initial states {data['bytes']['initial_states'] / 1e6:.2f} MB" + (f", fp16 check {data['fp16']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from rise_env.utils.atomic import atomic_directory
 TENSORS_FILE = "initial_states.safetensors"
 CONFIG_FILE = "config.json"
 OPTIONAL_INDEX_FIELDS = ("episode_index", "frame_index")
+MEMORY_LZMA = "memory_lzma"
 
 
 @dataclass
@@ -72,16 +74,26 @@ class InitialStateBank:
     def __len__(self) -> int:
         return self.memory.shape[0]
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """Write ``initial_states.safetensors`` + ``config.json`` atomically (temp dir, then rename)."""
+    def save(self, directory: str | os.PathLike, compress: bool = False) -> None:
+        """Write ``initial_states.safetensors`` + ``config.json`` atomically (temp dir, then rename).
+
+        ``compress`` stores the memory frames LZMA-compressed (~14x smaller for decoded video frames;
+        what the bundled default uses); ``load`` reads either form.
+        """
         with atomic_directory(directory, overwrite=True) as tmp:
-            tensors = {"memory": self.memory, "state": self.state, "task_index": self.task_index}
+            tensors = {"state": self.state, "task_index": self.task_index}
+            if compress:
+                packed = lzma.compress(np.ascontiguousarray(self.memory).tobytes(), preset=6)
+                tensors[MEMORY_LZMA] = np.frombuffer(packed, np.uint8)
+            else:
+                tensors["memory"] = self.memory
             for name in ("actions", *OPTIONAL_INDEX_FIELDS):
                 if getattr(self, name) is not None:
                     tensors[name] = getattr(self, name)
             # safetensors writes the raw buffer: a strided (non C-contiguous) array would be scrambled
             save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / TENSORS_FILE))
-            config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self)}
+            config = {"task_names": self.task_names, "camera_keys": self.camera_keys, "num_states": len(self),
+                      "memory_shape": list(self.memory.shape), "memory_encoding": "lzma" if compress else "raw"}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 
     @classmethod
@@ -93,8 +105,18 @@ class InitialStateBank:
                 raise FileNotFoundError(f"initial-state bank {directory} has no {name}")
         config = json.loads((directory / CONFIG_FILE).read_text())
         tensors = load_file(str(directory / TENSORS_FILE))
+        if MEMORY_LZMA in tensors:
+            shape = tuple(config["memory_shape"])
+            raw = lzma.decompress(tensors[MEMORY_LZMA].tobytes())
+            if len(raw) != int(np.prod(shape)):
+                raise ValueError(f"{directory}: compressed memory holds {len(raw)} bytes, config says {shape}")
+            memory = np.frombuffer(raw, np.uint8).reshape(shape).copy()
+        elif "memory" in tensors:
+            memory = tensors["memory"]
+        else:
+            raise ValueError(f"{directory / TENSORS_FILE} has neither 'memory' nor '{MEMORY_LZMA}'")
         return cls(
-            memory=tensors["memory"],
+            memory=memory,
             state=tensors["state"],
             task_index=tensors["task_index"],
             task_names=list(config["task_names"]),

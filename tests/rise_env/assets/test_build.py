@@ -133,6 +133,21 @@ def test_strided_memory_survives_save_and_load(tmp_path):
     bank = InitialStateBank(strided, np.zeros((2, 14), np.float32), np.zeros(2, np.int64), ["t"], ["a", "b", "c"])
     bank.save(tmp_path / "bank")
     np.testing.assert_array_equal(InitialStateBank.load(tmp_path / "bank").memory, strided)
+    bank.save(tmp_path / "packed", compress=True)  # LZMA: same frames back, fewer bytes on disk
+    np.testing.assert_array_equal(InitialStateBank.load(tmp_path / "packed").memory, strided)
+    config = json.loads((tmp_path / "packed" / "config.json").read_text())
+    assert config["memory_encoding"] == "lzma" and config["memory_shape"] == list(strided.shape)
+
+
+def test_corrupt_compressed_memory_is_refused(tmp_path):
+    memory = np.zeros((1, 2, 3, 4, 4, 3), np.uint8)
+    InitialStateBank(memory, np.zeros((1, 14), np.float32), np.zeros(1, np.int64), ["t"], ["a", "b", "c"]).save(
+        tmp_path / "bank", compress=True)
+    config = json.loads((tmp_path / "bank" / "config.json").read_text())
+    config["memory_shape"] = [1, 2, 3, 4, 4, 4]
+    (tmp_path / "bank" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="compressed memory holds 288 bytes"):
+        InitialStateBank.load(tmp_path / "bank")
 
 
 def test_episode_selection():
@@ -144,3 +159,32 @@ def test_episode_selection():
     assert select_episodes("held-out", 10, 0.2, 1) == split_episodes(10, 0.2, 1)[1]
     with pytest.raises(ValueError, match="held-out"):
         select_episodes("first", 10, 0.1, 0)
+
+
+def test_bundle_with_policy_sources_and_compressed_states(tmp_path):
+    from rise_agents.policies import AdvantageConditionedPolicy, get_policy_config
+
+    root = tmp_path / "tiny"
+    make_tiny_assets(root, num_states=2)  # dataset + world model
+    torch.manual_seed(0)
+    policy = AdvantageConditionedPolicy(get_policy_config("tiny"))
+    with torch.no_grad():  # make the EMA copy differ from the online weights
+        next(policy.ema.module.parameters()).add_(0.5)
+    policy.save_pretrained(tmp_path / "policy")
+    argv = ["--task", "brick_sorting", "--world-model", str(root / "world_model"), "--data", str(root / "dataset"),
+            "--out", str(tmp_path / "out"), "--num-states", "3", "--sources", "demo", "--compress", "--fp16",
+            "--policy", str(tmp_path / "policy")]
+    out = build_main(argv)
+    verify_manifest(out)
+    bundled = AdvantageConditionedPolicy.from_pretrained(out / "policy")
+    assert not (out / "policy" / "ema.safetensors").exists()
+    expected = next(policy.ema.module.parameters())
+    got = next(bundled.vla.model.parameters())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, atol=2e-3, rtol=2e-3)  # the EMA weights, through float16
+    reader = LeRobotDatasetReader(root / "dataset")
+    bank = InitialStateBank.load(out / "initial_states")
+    assert {reader.episodes[e].source for e in bank.episode_index} == {"demo"}
+    assert json.loads((out / "initial_states" / "config.json").read_text())["memory_encoding"] == "lzma"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["data"]["dataset"] == str(root / "dataset") and "policy" in manifest["data"]["bytes"]
