@@ -1,0 +1,49 @@
+"""benchmarks/table1.py: rows on the same seeds, JSON + markdown written, bad --policy refused."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rise_agents.policies import AdvantageConditionedPolicy, get_policy_config
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "table1.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("table1", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rows_share_seeds_and_files_are_written(tmp_path):
+    torch.manual_seed(0)
+    vla = get_policy_config("tiny").vla.model_copy(update={"action_horizon": 50})  # chunks of 50, 25 executed
+    AdvantageConditionedPolicy(get_policy_config("tiny", vla=vla)).save_pretrained(tmp_path / "policy")
+    out = tmp_path / "table.json"
+    argv = ["--policy", f"bc={tmp_path / 'policy'}", "--policy", f"rise={tmp_path / 'policy'}", "--trials", "2",
+            "--seed", "7", "--height", "32", "--width", "32", "--workers", "1", "--time-limit-s", "0.5",
+            "--out", str(out)]
+    assert _bench().main(argv) == 0
+    result = json.loads(out.read_text())
+    assert list(result["rows"]) == ["bc", "rise"]
+    for row in result["rows"].values():
+        assert row["seeds"] == [7, 8] and len(row["per_trial"]) == 2
+        assert row["success_ci95"][0] <= row["success_rate"] <= row["success_ci95"][1]
+    # same policy, same seeds -> same trials (the comparison is paired)
+    strip = lambda r: [(t["seed"], t["success"], t["score"]) for t in r["per_trial"]]  # noqa: E731
+    assert strip(result["rows"]["bc"]) == strip(result["rows"]["rise"])
+    table = out.with_suffix(".md").read_text()
+    assert "| bc |" in table and "| rise |" in table and "35%" in table  # paper column for known rows
+
+
+def test_bad_policy_arguments_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _bench().main(["--policy", "no-equals-sign"])
+    assert "expected NAME=DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _bench().main(["--policy", f"bc={tmp_path / 'missing'}"])
+    assert "does not exist" in capsys.readouterr().err
