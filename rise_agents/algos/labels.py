@@ -18,6 +18,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from tqdm import tqdm
 
+from rise_env.assets.manifest import sha256_file
 from rise_env.data import LeRobotDatasetReader
 from rise_env.spec.advantage import advantage_to_bin
 from rise_env.utils.atomic import atomic_write
@@ -75,7 +76,9 @@ def load_or_label(
     """``label_dataset`` cached in ``run/advantage_labels.safetensors`` (reused when inputs match)."""
     from rise_env.models.value import ValueModel
 
+    weights = Path(value_dir) / "model.safetensors"
     identity = {"value_model": str(Path(value_dir).resolve()), "dataset": str(reader.root.resolve()),
+                "value_sha256": sha256_file(weights) if weights.is_file() else None,
                 "num_frames": reader.num_frames, **{k: str(v) for k, v in sorted(kwargs.items())}}
     path = Path(run) / LABELS_FILE
     if path.is_file():

@@ -174,3 +174,19 @@ def test_online_buffer_keeps_the_newest_samples():
     assert restored.added == 4
     with pytest.raises(ValueError, match="expected actions"):
         buf.add(obs, np.zeros((2, 3, 14), np.float32), np.array([1, 1]), chunk_index=0)
+
+
+def test_labels_are_redone_when_the_value_weights_change(dataset, value_dir, tmp_path):
+    import shutil
+
+    reader = LeRobotDatasetReader(dataset)
+    folder = tmp_path / "value"
+    shutil.copytree(value_dir, folder)
+    load_or_label(tmp_path, reader, folder, progress=False, stride=4, chunk=8)
+    stamp = (tmp_path / "advantage_labels.safetensors").stat().st_mtime_ns
+    model = ValueModel.from_pretrained(folder)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    model.save_pretrained(folder)  # same folder, retrained weights
+    load_or_label(tmp_path, reader, folder, progress=False, stride=4, chunk=8)
+    assert (tmp_path / "advantage_labels.safetensors").stat().st_mtime_ns != stamp
