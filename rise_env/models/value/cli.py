@@ -28,6 +28,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="AdamW learning rate")
     p.add_argument("--progress-only-fraction", type=float, help="fraction of steps with the progress loss alone")
     p.add_argument("--gamma", type=float, help="TD discount per recorded frame")
+    p.add_argument("--progress-weight", type=float, help="weight of the progress loss (0 with "
+                   "--progress-only-fraction 0: TD only)")
+    p.add_argument("--td-weight", type=float, help="weight of the TD loss (--progress-only-fraction 1: progress only)")
     p.add_argument("--target-ema", type=float, help="0: stop-grad TD on the online net; >0: Polyak target decay")
     p.add_argument("--progress-sources", nargs="+", help="sources whose successful episodes get t/T (default demo)")
     p.add_argument("--frame-stride", type=int, help="keep every k-th frame in memory (default: fit --max-bank-gb)")
@@ -58,6 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         progress_only_fraction=args.progress_only_fraction,
         gamma=args.gamma,
+        progress_weight=args.progress_weight,
+        td_weight=args.td_weight,
         target_ema=args.target_ema,
         progress_sources=tuple(args.progress_sources) if args.progress_sources else None,
         frame_stride=args.frame_stride,

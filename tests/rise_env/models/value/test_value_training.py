@@ -178,3 +178,14 @@ def test_cli_train_resume_and_evaluate(bar_dataset, tmp_path):
         assert key in result
     assert result["episode_indices"] == json.loads((run / "run.json").read_text())["val_episodes"]
     assert out.with_suffix(".png").is_file()
+
+
+def test_cli_ablation_flags_reach_the_saved_config(bar_dataset, tmp_path):
+    from rise_env.train import main as train_main
+
+    run = tmp_path / "td_only"
+    args = ["value", "--data", str(bar_dataset), "--out", str(run), "--preset", "tiny", "--batch-size", "2",
+            "--steps", "1", "--no-eval", "--progress-only-fraction", "0", "--progress-weight", "0", "--td-weight", "2"]
+    assert train_main(args) == 0
+    saved = json.loads((run / "run.json").read_text())["train"]
+    assert (saved["progress_only_fraction"], saved["progress_weight"], saved["td_weight"]) == (0.0, 0.0, 2.0)
