@@ -16,6 +16,7 @@ measured before and after training (``eval_trials``) and every ``eval_every`` st
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,7 @@ class RecapOnline(RECAP):
 
     def rollout_stage(self, stage: int) -> dict[str, float]:
         """Imagined episodes with the EMA policy (top bin) → online buffer; returns stage statistics."""
+        started = time.perf_counter()
         env = self.make_env()
         top = self.policy.config.vla.prompt.num_bins
         chunks = self.cfg.rollout_chunks if self.cfg.online_state else 1
@@ -117,7 +119,8 @@ class RecapOnline(RECAP):
         env.close()
         adv, b = np.concatenate(advantages), np.concatenate(bins)
         stats = {"stage": stage, "online_samples": len(self.buffer), "advantage_mean": float(adv.mean()),
-                 "advantage_std": float(adv.std()), "bin_mean": float(b.mean())}
+                 "advantage_std": float(adv.std()), "bin_mean": float(b.mean()),
+                 "wall_s": round(time.perf_counter() - started, 2)}
         self.rollout_log.append(stats)
         return stats
 
@@ -162,6 +165,7 @@ class RecapOnline(RECAP):
         out = Evaluator(cfg, progress=self.progress).run()
         keep = ("success_rate", "success_ci95", "mean_score", "trials", "seeds")
         results[tag] = {k: out[k] for k in keep if k in out}
+        results[tag]["wall_s"] = round(sum(t["wall_s"] for t in out["per_trial"]), 1)
         atomic_write_text(self.run / EVAL_FILE, json.dumps(results, indent=2) + "\n")
         return results[tag]
 
