@@ -44,6 +44,10 @@ class TrainConfig(BaseModel):
     advantage_bin: int = Field(10, ge=0, description="Prompted bin for demos/corrections (10 = top, 0 = none).")
     include_corrections: bool = Field(False, description="Also train on 'correction' episodes (bc/dagger).")
     seed: int = Field(0, description="Seed of the initial weights, batch sampling and flow noise.")
+    min_norm_span: float = Field(
+        0.02, ge=0, lt=1, description="Floor of every normalisation range (q99 - q01) as a fraction of the joint "
+        "limit range: joints that never move in the demos must not blow up other data's targets.",
+    )
     # ---- advantage labels (recap, recap-online)
     value_model: str | None = Field(
         None, description="ValueModel folder that labels offline rollouts (default: the bundled world model's)."

@@ -48,6 +48,18 @@ class QuantileNormalizer:
         span = torch.as_tensor(self.q99 - self.q01 + EPS, dtype=x.dtype, device=x.device)
         return lo, span
 
+    def widened(self, min_span: np.ndarray | float) -> QuantileNormalizer:
+        """A copy whose ranges are at least ``min_span`` wide (narrower ones grow around their middle).
+
+        A joint that never moves in the demonstrations has q99 − q01 ≈ 0; any other data (rollouts,
+        corrections) would then normalise to hundreds and swamp the loss.
+        """
+        min_span = np.broadcast_to(np.asarray(min_span, dtype=np.float64), self.q01.shape)
+        mid, half = (self.q01 + self.q99) / 2, np.maximum(self.q99 - self.q01, min_span) / 2
+        narrow = self.q99 - self.q01 < min_span
+        return QuantileNormalizer(np.where(narrow, mid - half, self.q01), np.where(narrow, mid + half, self.q99),
+                                  self.name)
+
     def normalize(self, x: Tensor) -> Tensor:
         """(..., D) absolute → (..., D) in [-1, 1] for values inside [q01, q99]."""
         lo, span = self._stats(x)
@@ -99,6 +111,12 @@ class NormStats:
         stats = cls.from_dict(load_norm_stats(path, asset_id), dim)
         stats.source = f"{path} ({stats.source})"
         return stats
+
+    def widened(self, fraction: float, robot: RobotSpec | None = None) -> NormStats:
+        """State and action ranges at least ``fraction`` of the robot's joint-limit ranges wide."""
+        low, high = (robot or agilex_cobot_magic()).action_limits()
+        span = fraction * (np.asarray(high, np.float64) - np.asarray(low, np.float64))
+        return NormStats(self.state.widened(span), self.actions.widened(span), self.source)
 
     def to_dict(self) -> dict[str, Any]:
         """openpi-style ``{"norm_stats": {...}}`` (JSON-serialisable)."""
