@@ -68,13 +68,8 @@ class OnlineBuffer:
 
     def batch(self, ids: np.ndarray) -> dict:
         ids = np.asarray(ids, np.int64)
-        out = {c: self.images[ids, v] for v, c in enumerate(self.cameras)}
-        out[STATE_KEY] = self.state[ids]
-        out[ACTIONS] = self.actions[ids]
-        out[ACTION_IS_PAD] = np.zeros(self.actions[ids].shape[:2], bool)
-        out[ADVANTAGE_BIN] = self.bins[ids]
-        out[TASK] = [self.task] * len(ids)
-        return out
+        tasks = [self.task] * len(ids)
+        return _policy_batch(self.cameras, self.images, self.state, self.actions, self.bins, tasks, ids)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors for a checkpoint (``load_state_dict`` restores them)."""
@@ -114,13 +109,19 @@ class BankDataset:
 
     def batch(self, ids: np.ndarray) -> dict:
         ids = np.asarray(ids, np.int64)
-        out = {c: self.images[ids, v] for v, c in enumerate(self.cameras)}
-        out[STATE_KEY] = self.state[ids]
-        out[ACTIONS] = self.actions[ids]
-        out[ACTION_IS_PAD] = np.zeros(self.actions[ids].shape[:2], bool)
-        out[ADVANTAGE_BIN] = self.bins[ids]
-        out[TASK] = [self.tasks[i] for i in ids]
-        return out
+        return _policy_batch(self.cameras, self.images, self.state, self.actions, self.bins,
+                             [self.tasks[i] for i in ids], ids)
+
+
+def _policy_batch(cameras, images, state, actions, bins, tasks: list[str], ids: np.ndarray) -> dict:
+    """Rows ``ids`` of stored samples as a policy batch (no padded actions: every chunk is complete)."""
+    out = {c: images[ids, v] for v, c in enumerate(cameras)}
+    out[STATE_KEY] = state[ids]
+    out[ACTIONS] = actions[ids]
+    out[ACTION_IS_PAD] = np.zeros(actions[ids].shape[:2], bool)
+    out[ADVANTAGE_BIN] = bins[ids]
+    out[TASK] = tasks
+    return out
 
 
 def concat_batches(*batches: dict) -> dict:
