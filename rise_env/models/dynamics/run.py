@@ -30,10 +30,11 @@ from torch.utils.data import DataLoader
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
 from rise_env.data.layout import ACTION
+from rise_env.data.split import split_episodes
 from rise_env.models.dynamics.checkpoint import WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.config import DynamicsConfig, get_preset
 from rise_env.models.dynamics.model import DynamicsModel
-from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task, split_episodes
+from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
 from rise_env.models.dynamics.training import DynamicsTrainer
 from rise_env.models.dynamics.vae import AutoencoderTrainer
 from rise_env.utils.atomic import atomic_directory, atomic_write_json, atomic_write_text, read_json

@@ -1,10 +1,9 @@
-"""Settings of a dynamics training run, the held-out episode split and the resume check."""
+"""Settings of a dynamics training run and the resume check (the episode split: ``rise_env.data.split``)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
@@ -73,17 +72,6 @@ def build_config(given: dict[str, Any], saved: dict[str, Any] | None) -> Dynamic
             f"start a new run in another --out. Only {', '.join(sorted(OPERATIONAL_FIELDS))} may change on resume."
         )
     return new
-
-
-def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded episode split → sorted (train, val) lists; at least one of each when both are asked for."""
-    if num_episodes < 1:
-        raise ValueError("the dataset holds no episode")
-    n_val = int(round(num_episodes * val_fraction))
-    if val_fraction > 0 and num_episodes >= 2:
-        n_val = min(max(n_val, 1), num_episodes - 1)
-    perm = np.random.default_rng(seed).permutation(num_episodes)
-    return sorted(perm[n_val:].tolist()), sorted(perm[:n_val].tolist())
 
 
 def resolve_task(task: str | None, tasks: list[str]) -> int:

@@ -17,18 +17,8 @@ import torch
 from tqdm.auto import tqdm
 
 from rise_env.data.reader import LeRobotDatasetReader
+from rise_env.data.split import split_episodes  # noqa: F401 - re-exported
 from rise_env.models.value.model import frames_to_pixels
-
-
-def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded episode split → (train, val) sorted index lists; val is empty when ``val_fraction`` is 0."""
-    if num_episodes < 1:
-        raise ValueError("the dataset holds no episode")
-    n_val = int(round(num_episodes * val_fraction))
-    if val_fraction > 0 and num_episodes >= 2:
-        n_val = min(max(n_val, 1), num_episodes - 1)
-    perm = np.random.default_rng(seed).permutation(num_episodes)
-    return sorted(perm[n_val:].tolist()), sorted(perm[:n_val].tolist())
 
 
 def kept_frames(length: int, stride: int) -> np.ndarray:
