@@ -1,6 +1,7 @@
 """Advantage sanity on held-out recorded data: do expert chunks score higher than failed-rollout chunks?
 
-Values every 2nd frame (15 Hz) of each held-out episode with a trained value model, then the
+Values every 2nd frame (15 Hz) of each held-out episode with a trained value model (as RECAP's labeller
+does: ``rise_agents.algos.labels.episode_values``), then the
 Eq. 2 advantage of every 50-step chunk from the recorded later frames (as RECAP labels data).
 Reports the mean advantage per episode group and the demo − failed-rollout gap; writes
 ``benchmarks/results/advantage_gap_brick_sorting.json``.
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rise_agents.algos.labels import episode_values
 from rise_env.data import LeRobotDatasetReader
 from rise_env.models.value import ValueModel
 from rise_env.utils import write_result_json
@@ -51,17 +53,6 @@ def imagined_advantages(wm, reader: LeRobotDatasetReader, ep: int, starts: np.nd
                                     np.arange(len(part)) + seed + i)
         out.append(imagined.advantage)
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def episode_values(model: ValueModel, reader: LeRobotDatasetReader, ep: int, stride: int) -> np.ndarray:
-    """V of every ``stride``-th frame of episode ``ep``: (T,) with NaN in between."""
-    frames = reader.episode_frames(ep)
-    views = np.stack([frames[c] for c in reader.cameras], axis=1)  # (T, V, H, W, 3)
-    meta = reader.episodes[ep]
-    out = np.full(len(views), np.nan)
-    idx = np.arange(0, len(views), stride)
-    out[idx] = model.values(views[idx], meta.task)
-    return out
 
 
 def group_of(meta) -> str:

@@ -59,6 +59,7 @@ class RecapOnline(RECAP):
         self._bank = align_tasks(load_initial_states(config.initial_states, task=config.task),
                                  list(self._wm.task_names))
         self.buffer: OnlineBuffer | None = None
+        self._env = None
         self.rollout_log: list[dict] = []
         super().__init__(config, resume=resume, progress=progress)
         if self.buffer is None:
@@ -91,32 +92,38 @@ class RecapOnline(RECAP):
             self.buffer.load_state_dict(tensors)
 
     # ------------------------------------------------------------------ rollout stage
-    def make_env(self):
-        from rise_env.envs.vector_env import ImaginationVectorEnv
+    @property
+    def chunks_per_episode(self) -> int:
+        """Chained chunks per imagined episode: one when chunks from imagined states are switched off."""
+        return self.cfg.rollout_chunks if self.cfg.online_state else 1
 
-        chunks = self.cfg.rollout_chunks if self.cfg.online_state else 1
-        return ImaginationVectorEnv(self._wm, self._bank, num_envs=self.cfg.rollout_slots, max_chunks=chunks)
+    def make_env(self):
+        """The rollout env (built once; every stage resets all its slots)."""
+        if self._env is None:
+            from rise_env.envs.vector_env import ImaginationVectorEnv
+
+            self._env = ImaginationVectorEnv(self._wm, self._bank, num_envs=self.cfg.rollout_slots,
+                                             max_chunks=self.chunks_per_episode)
+        return self._env
 
     def rollout_stage(self, stage: int) -> dict[str, float]:
         """Imagined episodes with the EMA policy (top bin) → online buffer; returns stage statistics."""
         started = time.perf_counter()
         env = self.make_env()
         top = self.policy.config.vla.prompt.num_bins
-        chunks = self.cfg.rollout_chunks if self.cfg.online_state else 1
         advantages, bins = [], []
         self.policy.eval()
         for r in range(self.cfg.rollouts_per_stage):
             seed = int(np.random.default_rng([self.cfg.seed, stage, r, 11]).integers(2**31 - 1))
             obs, _ = env.reset(seed=seed)
             generator = torch.Generator().manual_seed(seed)
-            for c in range(chunks):
+            for c in range(self.chunks_per_episode):
                 actions = self.policy.predict_chunk(obs, top, use_ema=self.policy.ema is not None, generator=generator)
                 next_obs, reward, _, _, info = env.step(actions)
                 self.buffer.add(obs, actions, info["advantage_bin"], chunk_index=c)
                 advantages.append(np.asarray(reward, np.float64))
                 bins.append(np.asarray(info["advantage_bin"]))
                 obs = next_obs
-        env.close()
         adv, b = np.concatenate(advantages), np.concatenate(bins)
         stats = {"stage": stage, "online_samples": len(self.buffer), "advantage_mean": float(adv.mean()),
                  "advantage_std": float(adv.std()), "bin_mean": float(b.mean()),
