@@ -123,7 +123,6 @@ class Algorithm:
             return AdvantageConditionedPolicy.from_pretrained(previous / ckpt.POLICY_DIR)
         if self.init_from():
             policy = AdvantageConditionedPolicy.from_pretrained(self.init_from())
-            policy.norm_stats = policy.norm_stats.widened(self.cfg.min_norm_span, policy.robot)
         else:
             stats_file = self.reader.root / "meta" / "stats.json"
             stats = NormStats.from_file(stats_file) if stats_file.is_file() else None
@@ -131,7 +130,8 @@ class Algorithm:
             task = max(set(tasks), key=tasks.count) if tasks else TASKS[self.cfg.task]
             pcfg = get_policy_config(self.cfg.policy_preset, task=task, ema_decay=self.cfg.ema_decay)
             policy = AdvantageConditionedPolicy(pcfg, stats)
-            policy.norm_stats = policy.norm_stats.widened(self.cfg.min_norm_span, policy.robot)
+        # a new run (fresh or fine-tuned) floors its ranges; a resumed one keeps the stats it saved
+        policy.norm_stats = policy.norm_stats.widened(self.cfg.min_norm_span, policy.robot)
         self._write_run_files()
         return policy
 
