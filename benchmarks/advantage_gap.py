@@ -26,6 +26,7 @@ import torch
 
 from rise_agents.algos.labels import episode_values
 from rise_env.data import LeRobotDatasetReader
+from rise_env.data.frames import resize_frames
 from rise_env.models.value import ValueModel
 from rise_env.utils import write_result_json
 from rise_env.world_model.labels import chunk_starts, recorded_chunk_advantages
@@ -43,11 +44,13 @@ def imagined_advantages(wm, reader: LeRobotDatasetReader, ep: int, starts: np.nd
     rows = reader.episode_slice(ep)
     states, actions = reader.states[rows], reader.actions[rows]
     order = [reader.cameras.index(c) for c in wm.robot.camera_keys]
+    cam = wm.robot.cameras[0]  # the world model's resolution (the cpu preset imagines at 96x128)
     out = []
     for i in range(0, len(starts), batch):
         part = starts[i : i + batch]
         windows = [window_indices(int(t), meta.length, cfg) for t in part]
         memory = np.stack([reader.frames_at(ep, w["memory"])[:, order] for w in windows])
+        memory = resize_frames(memory, cam.height, cam.width)
         acts = np.stack([actions[w["actions"]] for w in windows])
         imagined = wm.imagine_chunk(memory, states[part], acts, np.full(len(part), meta.task_index),
                                     np.arange(len(part)) + seed + i)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from rise_agents.policies.batch import ACTION_IS_PAD, ACTIONS, ADVANTAGE_BIN, TASK, resize_with_pad
 from rise_env.data import LeRobotDatasetReader
+from rise_env.data.frames import npy_bytes
 from rise_env.spec.robot import STATE_KEY
 from rise_env.utils import atomic_write_bytes
 
@@ -97,7 +98,7 @@ class ChunkDataset:
             if len(views) != length:
                 raise ValueError(f"episode {ep}: decoded {len(views)} frames, expected {length}")
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, _npy_bytes(views))
+            atomic_write_bytes(path, npy_bytes(views))
         frames = np.load(path, mmap_mode="r")
         if frames.shape != (length, len(self.cameras), *self.image_size, 3):
             raise ValueError(f"{path}: cached frames have shape {frames.shape}; delete the file to rebuild it")
@@ -139,11 +140,3 @@ class ChunkDataset:
         out[ADVANTAGE_BIN] = self.bins[rows]
         out[TASK] = tasks
         return out
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()

@@ -28,6 +28,7 @@ import numpy as np
 
 from rise_env.assets import INITIAL_STATES_DIR, POLICY_DIR, WORLD_MODEL_DIR, write_manifest
 from rise_env.assets.manifest import TASKS
+from rise_env.data.frames import resize_frames
 from rise_env.envs.initial_states import InitialStateBank
 from rise_env.utils.atomic import atomic_directory
 
@@ -48,20 +49,6 @@ def start_points(lengths: list[int], episodes: list[int], num_states: int, first
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(cands), size=min(num_states, len(cands)), replace=False))
     return np.asarray(cands, np.int64)[pick]
-
-
-def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 (..., h, w, 3) → uint8 (..., height, width, 3) (area / antialiased bilinear; no-op at size)."""
-    if frames.shape[-3:-1] == (height, width):
-        return frames
-    import torch
-    import torch.nn.functional as F
-
-    lead = frames.shape[:-3]
-    x = torch.from_numpy(np.ascontiguousarray(frames.reshape(-1, *frames.shape[-3:]))).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    out = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return out.reshape(*lead, height, width, 3)
 
 
 def build_initial_states(

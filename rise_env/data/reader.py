@@ -167,6 +167,12 @@ class LeRobotDatasetReader:
     def num_frames(self) -> int:
         return len(self.index)
 
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """(height, width) of the first camera's video, from ``meta/info.json``."""
+        shape = self.features[self.video_keys[0]]["shape"]
+        return int(shape[0]), int(shape[1])
+
     def episode_slice(self, ep: int) -> slice:
         """Rows of episode ``ep`` in the per-frame arrays."""
         m = self.episodes[ep]

@@ -89,10 +89,14 @@ class DynamicsWindowDataset(_EpisodeSamples):
     ``actions`` (H, D) float32, ``action_is_pad`` (H,), ``future_is_pad`` (K,) bool, ``state`` (D,)
     float32 (at frame t), ``memory_index`` (M,), ``future_index`` (K,), ``episode_index``,
     ``frame_index``, ``task_index`` int64.
+
+    ``frames`` supplies the images (anything with ``frames_at(ep, indices)``, e.g. a
+    ``rise_env.data.frames.ResizedFrames`` at the model's resolution); default: the reader's.
     """
 
-    def __init__(self, reader: LeRobotDatasetReader, cfg: WindowConfig | None = None):
+    def __init__(self, reader: LeRobotDatasetReader, cfg: WindowConfig | None = None, frames=None):
         self.cfg = cfg or WindowConfig()
+        self.frames = frames if frames is not None else reader
         starts = []
         for m in reader.episodes:
             last = m.length - 1 if self.cfg.pad_end else m.length - 1 - self.cfg.chunk
@@ -105,8 +109,8 @@ class DynamicsWindowDataset(_EpisodeSamples):
         ix = window_indices(t, r.episodes[ep].length, self.cfg)
         base = r.episodes[ep].from_index
         return {
-            "memory_frames": torch.from_numpy(r.frames_at(ep, ix["memory"])),
-            "future_frames": torch.from_numpy(r.frames_at(ep, ix["future"])),
+            "memory_frames": torch.from_numpy(self.frames.frames_at(ep, ix["memory"])),
+            "future_frames": torch.from_numpy(self.frames.frames_at(ep, ix["future"])),
             "actions": torch.from_numpy(r.actions[base + ix["actions"]]),
             "action_is_pad": torch.from_numpy(ix["action_is_pad"]),
             "future_is_pad": torch.from_numpy(ix["future_is_pad"]),

@@ -23,7 +23,8 @@ def test_algo_typo_answers_did_you_mean(capsys):
     assert "unknown algorithm 'bcc'" in err and "Did you mean 'bc'" in err
 
 
-def test_preset_typo_and_planned_algorithm(capsys):
+def test_preset_typo_and_planned_algorithm(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --out (runs/...) must not see a developer's own runs
     assert train.main(["--algo", "bc", "--preset", "cpuu", "--data", "x"]) == 2
     assert "Did you mean 'cpu'" in capsys.readouterr().err
     assert train.main(["--algo", "ppo", "--data", "x"]) == 2

@@ -2,7 +2,7 @@
 trained by latent flow matching and sampled with a separate Euler integrator.
 
     model = DynamicsModel.from_preset("cpu")            # or DynamicsModel.from_pretrained(dir)
-    frames = model.imagine(history, state, chunk, steps=10, seeds=[0])   # (B, 25, 3, 192, 256, 3) uint8
+    frames = model.imagine(history, state, chunk, steps=10, seeds=[0])   # (B, 25, 3, 96, 128, 3) uint8 (cpu preset)
 """
 
 from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, TransformerConfig, get_preset

@@ -10,7 +10,9 @@ Phase 2 trains the transformer by flow matching (logit-normal t, AdamW with line
 task-centric batches. Both phases write resumable checkpoints (``RUN/checkpoints/vae_*``, ``step_*``)
 every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
 Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
-setting other than --steps, checkpoint cadence, --device, --log-every or --workers is refused.
+setting other than --steps, checkpoint cadence, --device, --log-every, --workers or --frame-cache is
+refused. A preset below the dataset's resolution (``cpu``: 96x128) reads resized frames from a cache of
+one ``.npy`` per episode (``RUN/frame_cache`` or ``--frame-cache``; ~80 MB per 1000 frames of 3 views).
 ``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16 autocast is
 used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
 model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
@@ -51,7 +53,8 @@ from pathlib import Path
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
     "preset stage task init_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views "
-    "episodes_per_batch seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every workers"
+    "episodes_per_batch seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every "
+    "workers frame_cache"
 ).split()
 
 
@@ -85,6 +88,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-bf16", dest="bf16", action="store_false", default=None, help="no bf16 autocast on CUDA")
     p.add_argument("--log-every", type=int, help="steps between TensorBoard scalars (default 10)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes (default 0)")
+    p.add_argument("--frame-cache", help="folder of frames resized to the model's resolution (default RUN/frame_cache)")
     p.add_argument("--resume", action="store_true", help="require a checkpoint in OUT to resume from")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -126,6 +130,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video", help="mp4 path: rows = views, columns = real | imagined")
     p.add_argument("--video-windows", type=int, default=4, help="windows shown in the video")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
+    p.add_argument("--frame-cache", help="resized-frame cache of the training run, reused when given")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:i]")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run_evaluate)
@@ -157,6 +162,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         video=args.video,
         video_windows=args.video_windows,
         seed=args.seed,
+        frame_cache=args.frame_cache,
     )
     result.update(data=str(args.data), checkpoint=str(ckpt), preset=model.config.preset, video=args.video)
     write_result_json(args.out, result)

@@ -1,15 +1,15 @@
 """Configuration and named presets of the controllable dynamics model.
 
-Frame/latent layout (identical for every preset, because every VAE preset compresses 32x spatially
-and 8x temporally like LTX-Video's):
+Frame/latent layout: each of the ``memory_frames`` (4) history frames is encoded *as a single
+image* (GE's approach), so it becomes one latent frame; the ``future_frames`` (25 = 1 + k * temporal
+ratio) imagined frames are encoded as one causal clip, giving ``1 + 24 // ratio`` latent frames (the
+first holds future frame 0 alone).
 
-* each of the ``memory_frames`` (4) history frames is encoded *as a single image* (GE's approach),
-  so it becomes one latent frame;
-* the ``future_frames`` (25 = 1 + 8k) imagined frames are encoded as one causal clip, giving
-  ``1 + (25 - 1) // 8 = 4`` latent frames (the first latent frame holds future frame 0 alone);
-* the transformer sees ``4 + 4 = 8`` latent frames per view of ``6 x 8`` latents at 192x256: at
-  transformer patch 1 (LTX/GE) 48 tokens each, 384 per view, 1152 for three views; at patch 2 (cpu)
-  12 tokens each, 288 for three views.
+* ``ge`` / ``ltx``: LTX-Video's VAE (32x spatial, 8x temporal) at the dataset's resolution: 4 + 4 latent
+  frames of 6 x 8 latents at 192x256, 48 tokens each at transformer patch 1.
+* ``cpu``: 96x128 frames (the policy's resolution), a narrow LTX VAE with 16x spatial and 4x temporal
+  compression: 4 + 7 latent frames of 6 x 8 latents, 12 tokens each at patch 2, 396 for three views.
+  Frames of a larger dataset are resized to the preset's resolution (``rise_env.data.frames``).
 """
 
 from __future__ import annotations
@@ -55,27 +55,24 @@ LTX_VAE_091: dict[str, Any] = {
     "timestep_conditioning": True,
 }
 
-# CPU VAE: the LTX geometry (patch 4 + three 2x2x2 stages = 32x spatial, 8x temporal) with narrow
-# channels and one resnet per stage, so cpu and LTX presets share one frame<->latent mapping.
-# 8x spatial would give 768 tokens per latent frame (16x the transformer cost) and decoder stages at
-# full resolution: far outside 0.8 s per chunk on 2 cores. The finest stages (48x64 per frame, 75
-# frames to decode, 12 memory images to encode) dominate the cost, so they are 8 channels wide and the
-# decoder's finest stage has no extra resnet; capacity sits in the coarse stages (~5 GFLOP to encode
-# the memory, ~11 GFLOP to decode a chunk). 32 latent channels at transformer patch 2 give
-# 2*2*32 = 128 values per token, LTX's token width.
+# CPU VAE: LTX blocks (patch 4 + two 2x2x2 stages = 16x spatial, 4x temporal) with narrow channels and
+# one resnet per stage. At 96x128 it keeps a 6 x 8 latent grid (32 channels: 96x fewer values than
+# pixels, against 768x for LTX's 32x32x8 geometry at this width), which is what limits reconstruction
+# on this data: 32x spatial at 192x256 capped held-out reconstructions at 18.4 dB PSNR. Encoding the
+# memory and decoding a chunk cost ~0.1 s on one core.
 CPU_VAE: dict[str, Any] = {
     "in_channels": 3,
     "out_channels": 3,
     "latent_channels": 32,
-    "block_out_channels": [8, 32, 64, 64],
-    "decoder_block_out_channels": [8, 16, 64, 64],
-    "layers_per_block": [1, 1, 1, 1, 1],
-    "decoder_layers_per_block": [0, 1, 1, 1, 1],
-    "spatio_temporal_scaling": [True, True, True, False],
-    "decoder_spatio_temporal_scaling": [True, True, True, False],
-    "decoder_inject_noise": [False, False, False, False, False],
-    "upsample_residual": [False, False, False, False],
-    "upsample_factor": [1, 1, 1, 1],
+    "block_out_channels": [16, 64, 96],
+    "decoder_block_out_channels": [16, 64, 96],
+    "layers_per_block": [1, 1, 1, 1],
+    "decoder_layers_per_block": [1, 1, 1, 1],
+    "spatio_temporal_scaling": [True, True, False],
+    "decoder_spatio_temporal_scaling": [True, True, False],
+    "decoder_inject_noise": [False, False, False, False],
+    "upsample_residual": [False, False, False],
+    "upsample_factor": [1, 1, 1],
     "timestep_conditioning": False,
     "patch_size": 4,
     "patch_size_t": 1,
@@ -225,9 +222,9 @@ _LTX_2B = TransformerConfig(
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Trains on 2 CPU cores; width 128 x 4 blocks at patch 2 (288 tokens) keeps an imagined chunk (3 views
-    # x 25 frames at 192x256, 10 steps, memory encode + decode) under 0.8 s on one 2.8 GHz core.
-    "cpu": {"preset": "cpu"},
+    # Trains on 2 CPU cores; width 128 x 4 blocks at patch 2 (396 tokens) imagines a chunk (3 views x 25
+    # frames at 96x128, 10 steps, memory encode + decode) in ~0.35 s on two 2.8 GHz cores.
+    "cpu": {"preset": "cpu", "height": 96, "width": 128},
     # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).
     "ge": {"preset": "ge", "vae": dict(LTX_VAE_091), "transformer": _LTX_2B, "sample_steps": 10},
     # Same transformer with the LTX-Video 0.9.0 VAE.

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import default_collate
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
+from rise_env.data.frames import frames_at_size
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.utils.atomic import read_json
@@ -66,19 +67,23 @@ def evaluate_run(
     video: str | Path | None = None,
     video_windows: int = 4,
     seed: int = 0,
+    frame_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fidelity figures (``evaluate_dynamics`` keys + ``windows``) on windows of ``episodes``.
 
     With ``video``, writes an mp4 of the first ``video_windows`` windows: each frame is
     ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
+    Real frames are resized to the model's resolution (read from ``frame_cache`` when given).
     """
+
     c = model.config
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (controllability swaps actions within a batch), got {batch_size}")
     wc = WindowConfig(memory_frames=c.memory_frames, chunk=c.action_horizon, future_stride=c.action_stride)
-    windows = DynamicsWindowDataset(reader, wc.model_copy(update={"pad_end": False}))
+    frames = frames_at_size(reader, (c.height, c.width), frame_cache)
+    windows = DynamicsWindowDataset(reader, wc.model_copy(update={"pad_end": False}), frames)
     if not np.isin(windows.sample_episode_index, episodes).any():  # episodes shorter than a chunk: pad
-        windows = DynamicsWindowDataset(reader, wc)
+        windows = DynamicsWindowDataset(reader, wc, frames)
     ids = pick_windows(windows, episodes, max_windows)
     if len(ids) < 2:
         raise ValueError(f"episodes {episodes} give {len(ids)} window(s); at least 2 are needed")

@@ -29,10 +29,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
+from rise_env.data.frames import frames_at_size
 from rise_env.data.layout import ACTION
 from rise_env.data.split import split_episodes
 from rise_env.models.dynamics.checkpoint import WEIGHTS_NAME, load_checked, read_state_dict
-from rise_env.models.dynamics.config import DynamicsConfig, get_preset
+from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, get_preset
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
 from rise_env.models.dynamics.training import DynamicsTrainer
@@ -131,9 +132,15 @@ def _split(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> dict[str, 
 
 
 def dataset_config(preset: str, reader: LeRobotDatasetReader) -> DynamicsConfig:
-    """Preset config adapted to the dataset: views, resolution, task count and the action min/max."""
-    first = reader.camera_frames(0, reader.cameras[0])
-    h, w = int(first.shape[1]), int(first.shape[2])
+    """Preset config adapted to the dataset: views, task count, action min/max and the resolution.
+
+    A preset that names a resolution (``cpu``: 96x128) keeps it and is fed resized frames; the others
+    (``ge``, ``ltx``) take the dataset's.
+    """
+    if "height" in PRESETS[preset]:
+        h, w = PRESETS[preset]["height"], PRESETS[preset]["width"]
+    else:
+        h, w = reader.resolution
     if ACTION not in reader.stats:
         raise ValueError(f"{reader.root} has no '{ACTION}' statistics (meta/stats.json); finalize the dataset")
     low = np.asarray(reader.stats[ACTION]["min"], np.float64)
@@ -259,8 +266,11 @@ def train_dynamics_run(
         model = _new_model(cfg, reader)
     model.to(device)
     mc = model.config
+    frames = frames_at_size(reader, (mc.height, mc.width), cfg.frame_cache or out / "frame_cache")
     windows = DynamicsWindowDataset(
-        reader, WindowConfig(memory_frames=mc.memory_frames, chunk=mc.action_horizon, future_stride=mc.action_stride)
+        reader,
+        WindowConfig(memory_frames=mc.memory_frames, chunk=mc.action_horizon, future_stride=mc.action_stride),
+        frames,
     )
     ids = np.flatnonzero(np.isin(windows.sample_episode_index, split["train_episodes"]))
     if len(ids) == 0:
@@ -272,6 +282,8 @@ def train_dynamics_run(
     else:
         atomic_write_json(out / RUN_NAME, {**run, "config": cfg.model_dump(mode="json")}, indent=2)
 
+    if frames is not None:
+        frames.prepare(split["train_episodes"], progress=progress)
     start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
     redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not cfg.init_from
     vae_ckpts = checkpoint_dirs(out, VAE_PREFIX) if redo_vae else []

@@ -8,7 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
 OPERATIONAL_FIELDS: frozenset[str] = frozenset(
-    {"steps", "checkpoint_every", "checkpoint_seconds", "keep_checkpoints", "device", "log_every", "workers"}
+    {
+        "steps",
+        "checkpoint_every",
+        "checkpoint_seconds",
+        "keep_checkpoints",
+        "device",
+        "log_every",
+        "workers",
+        "frame_cache",
+    }
 )
 
 
@@ -48,6 +57,11 @@ class DynamicsTrainConfig(BaseModel):
     device: str = Field("auto", description="'auto' (CUDA when available), 'cpu' or 'cuda[:i]'.")
     log_every: int = Field(10, ge=1, description="Steps between TensorBoard scalars.")
     workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    frame_cache: str | None = Field(
+        None,
+        description="Folder of the resized-frame cache, used when the model's resolution differs from the "
+        "dataset's (default RUN/frame_cache; share one between runs of the same resolution).",
+    )
 
 
 def build_config(given: dict[str, Any], saved: dict[str, Any] | None) -> DynamicsTrainConfig:

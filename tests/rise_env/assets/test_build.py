@@ -13,7 +13,7 @@ import torch
 from rise_env.assets import AssetChecksumError, verify_manifest
 from rise_env.assets import manifest as manifest_module
 from rise_env.assets.build import main as build_main
-from rise_env.assets.build import resize_frames, start_points
+from rise_env.assets.build import start_points
 from rise_env.assets.tiny import make_tiny_assets
 from rise_env.data import LeRobotDatasetReader
 from rise_env.envs import InitialStateBank, factory
@@ -60,13 +60,6 @@ def test_start_points_are_deterministic_by_seed():
     assert (a[:, 1] >= 6).all() and len({tuple(r) for r in a}) == 5
     held_out = start_points([20, 30], [1], 50, first=6, seed=0)
     assert (held_out[:, 0] == 1).all() and len(held_out) == 24  # capped at the available frames
-
-
-def test_resize_matches_the_world_model_resolution():
-    frames = np.full((2, 4, 3, 48, 64, 3), 77, np.uint8)
-    out = resize_frames(frames, 32, 32)
-    assert out.shape == (2, 4, 3, 32, 32, 3) and out.dtype == np.uint8 and (out == 77).all()
-    assert resize_frames(out, 32, 32) is out
 
 
 def test_existing_output_needs_overwrite(built):

@@ -13,17 +13,23 @@ def test_preset_typo_suggests_name():
         get_preset("cpy")
 
 
-def test_cpu_layout_matches_ltx_geometry():
+def test_cpu_layout_is_a_6x8_latent_grid_at_the_policy_resolution():
     cfg = get_preset("cpu")
+    assert (cfg.height, cfg.width) == (96, 128) and (cfg.spatial_ratio, cfg.temporal_ratio) == (16, 4)
+    assert cfg.latent_hw == (6, 8) and cfg.future_latent_frames == 7 and cfg.action_tokens == 25
+
+
+def test_ltx_layout_keeps_ltx_geometry():
+    cfg = get_preset("ltx")
     assert (cfg.spatial_ratio, cfg.temporal_ratio) == (32, 8)
-    assert cfg.latent_hw == (6, 8) and cfg.future_latent_frames == 4 and cfg.action_tokens == 25
+    assert cfg.latent_hw == (6, 8) and cfg.future_latent_frames == 4
 
 
 @pytest.mark.parametrize(
     "override, match",
     [
         ({"future_frames": 24, "action_horizon": 48}, "future_frames must be 1 \\+ k"),
-        ({"height": 100}, "multiples of the VAE ratio"),
+        ({"height": 100}, "multiples of the VAE ratio 16"),
         ({"action_horizon": 40}, "must equal future_frames"),
         ({"action_low": [0.0] * 3}, "action_dim=14"),
     ],

@@ -1,0 +1,72 @@
+"""Frames at a model's resolution: antialiased resize, per-episode .npy cache, windows read through it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader
+from rise_env.data.frames import ResizedFrames, frames_at_size, resize_frames
+
+
+@pytest.fixture(scope="module")
+def reader(written_dataset):
+    return LeRobotDatasetReader(written_dataset[0], cache_episodes=2)
+
+
+def test_resize_keeps_constant_images_and_is_a_no_op_at_size():
+    frames = np.full((2, 4, 3, 48, 64, 3), 77, np.uint8)
+    out = resize_frames(frames, 32, 32)
+    assert out.shape == (2, 4, 3, 32, 32, 3) and out.dtype == np.uint8 and (out == 77).all()
+    assert resize_frames(out, 32, 32) is out
+
+
+def test_resize_averages_instead_of_aliasing():
+    stripes = np.zeros((1, 16, 16, 3), np.uint8)
+    stripes[:, :, ::2] = 255  # one-pixel stripes: a 2x downsample without antialiasing keeps one phase only
+    inner = resize_frames(stripes, 8, 8)[:, :, 1:-1].astype(int)  # the border columns see one neighbour
+    assert np.abs(inner - 128).max() <= 2
+
+
+def test_native_resolution_needs_no_resizing(reader):
+    assert reader.resolution == (32, 48)
+    assert frames_at_size(reader, (32, 48)) is None
+    assert isinstance(frames_at_size(reader, (16, 24)), ResizedFrames)
+
+
+def test_cached_frames_equal_resized_decodes(reader, tmp_path):
+    cached = ResizedFrames(reader, (16, 24), tmp_path / "cache")
+    direct = ResizedFrames(reader, (16, 24))
+    idx = np.array([0, 5, 5, 19])
+    got = cached.frames_at(0, idx)
+    assert got.shape == (4, 3, 16, 24, 3) and got.dtype == np.uint8 and got.flags.writeable
+    np.testing.assert_array_equal(got, direct.frames_at(0, idx))
+    np.testing.assert_array_equal(got, resize_frames(reader.frames_at(0, idx), 16, 24))
+    path = cached.cache_path(0)
+    assert path.name == "episode_000000_top-left_wrist-right_wrist_16x24.npy"
+    assert np.load(path, allow_pickle=False).shape == (20, 3, 16, 24, 3)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    with pytest.raises(IndexError, match=r"\[0, 20\)"):
+        cached.frames_at(0, np.array([20]))
+
+
+def test_a_stale_cache_file_is_refused_by_name(reader, tmp_path):
+    frames = ResizedFrames(reader, (16, 24), tmp_path)
+    np.save(frames.cache_path(2), np.zeros((3, 3, 16, 24, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"episode_000002.*expected uint8 \(12, 3, 16, 24, 3\).*delete"):
+        frames.frames_at(2, np.array([0]))
+
+
+def test_prepare_fills_the_cache_for_the_given_episodes(reader, tmp_path):
+    frames = ResizedFrames(reader, (16, 24), tmp_path)
+    frames.prepare([1, 3], progress=False)
+    assert sorted(p.name[:14] for p in tmp_path.iterdir()) == ["episode_000001", "episode_000003"]
+
+
+def test_windows_read_frames_at_the_model_resolution(reader, tmp_path, dsutil):
+    native = DynamicsWindowDataset(reader)
+    small = DynamicsWindowDataset(reader, frames=ResizedFrames(reader, (16, 24), tmp_path))
+    a, b = native[30], small[30]
+    assert b["memory_frames"].shape == (4, 3, 16, 24, 3) and b["future_frames"].shape == (25, 3, 16, 24, 3)
+    np.testing.assert_array_equal(b["future_frames"].numpy(), resize_frames(a["future_frames"].numpy(), 16, 24))
+    np.testing.assert_array_equal(b["actions"].numpy(), a["actions"].numpy())
