@@ -3,7 +3,8 @@
 For every window: PSNR, SSIM and flow EPE of the imagined future against the real one, the same
 three for the copy-last-frame baseline (the last memory frame repeated), and controllability: the
 error under the true actions divided by the error under the actions of another window in the batch
-(another episode, same start state and memory).
+(another episode, same start state and memory). ``psnr_autoencoder`` / ``ssim_autoencoder`` score the
+real future passed through the VAE alone (encode, decode): the ceiling any transformer can reach.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def evaluate_dynamics(
     """Average fidelity metrics over ``batches`` (keys of ``training.BATCH_KEYS``, batch size >= 2).
 
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
-    ``ssim_copy_last``, ``epe_copy_last`` and ``controllability_ratio`` (pixel MSE, true / swapped).
+    ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder`` and
+    ``controllability_ratio`` (pixel MSE, true / swapped).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     """
     model.eval()
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c")}
+    keys = ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c", "psnr_ae", "ssim_ae")
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
         if max_batches is not None and n >= max_batches:
@@ -63,6 +66,9 @@ def evaluate_dynamics(
             callback(batch, pred)
         pred_s = model.imagine(mem, batch["state"], swapped, steps=steps, seeds=seeds, task_index=task).cpu()
         copy = mem[:, -1:].expand_as(real)
+        recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
+        rows["psnr_ae"].append(_per_sample(psnr, recon, real))
+        rows["ssim_ae"].append(_per_sample(ssim, recon, real))
         rows["psnr"].append(_per_sample(psnr, pred, real))
         rows["ssim"].append(_per_sample(ssim, pred, real))
         rows["epe"].append(_epe(pred, real))
@@ -83,5 +89,7 @@ def evaluate_dynamics(
         "psnr_copy_last": mean["psnr_c"],
         "ssim_copy_last": mean["ssim_c"],
         "epe_copy_last": mean["epe_c"],
+        "psnr_autoencoder": mean["psnr_ae"],
+        "ssim_autoencoder": mean["ssim_ae"],
         "controllability_ratio": controllability_ratio(np.concatenate(err_true), np.concatenate(err_swap)),
     }

@@ -89,3 +89,39 @@ def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
             "--vae-steps", "1", "--vae-clip-frames", "4"]
     with pytest.raises(ValueError, match="vae_clip_frames must be 1 \\+ k"):
         main(argv)
+
+
+def test_vae_batches_are_uniform_and_a_function_of_seed_and_step():
+    from rise_env.models.dynamics.run import vae_batches
+
+    class Windows:  # window i shows the value i everywhere
+        def __getitem__(self, i):
+            return {"future_frames": torch.full((5, 3, 2, 2, 3), i, dtype=torch.uint8)}
+
+    ids = np.arange(10, 110)
+    whole = [b[:, 0, 0, 0, 0, 0].tolist() for b in vae_batches(Windows(), ids, 8, 6, 0, seed=3)]
+    resumed = [b[:, 0, 0, 0, 0, 0].tolist() for b in vae_batches(Windows(), ids, 8, 6, 4, seed=3)]
+    assert len(whole) == 6 and resumed == whole[4:]  # a resumed phase sees the same batches
+    assert all(set(b) <= set(ids.tolist()) for b in whole)
+    assert len({i for b in whole for i in b}) > 30  # spread over the ids, not grouped around a few
+    other = [b[:, 0, 0, 0, 0, 0].tolist() for b in vae_batches(Windows(), ids, 8, 2, 0, seed=4)]
+    assert other != whole[:2]
+
+
+def test_a_preset_below_the_dataset_resolution_trains_on_cached_resized_frames(tmp_path):
+    root = tmp_path / "ds"
+    writer = LeRobotDatasetWriter(root, DatasetConfig(robot=agilex_cobot_magic(64, 64)))
+    rng = np.random.default_rng(0)
+    ep = _episode(16, 0, "sort the bricks")
+    ep.images.update({c: rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8) for c in ep.images})
+    writer.add_episode(ep)
+    writer.finalize()
+    out = tmp_path / "run"
+    argv = ["dynamics", "--data", str(root), "--out", str(out), "--preset", "tiny", "--steps", "1",
+            "--batch-size", "2", "--vae-steps", "1", "--warmup-steps", "1", "--val-fraction", "0"]
+    assert main(argv) == 0
+    model = DynamicsModel.from_pretrained(out / "model")
+    assert (model.config.height, model.config.width) == (32, 32)  # the tiny preset's own resolution
+    cached = sorted((out / "frame_cache").iterdir())
+    assert [p.name for p in cached] == ["episode_000000_top-left_wrist-right_wrist_32x32.npy"]
+    assert np.load(cached[0]).shape == (16, 3, 32, 32, 3)

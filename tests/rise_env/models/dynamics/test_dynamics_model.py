@@ -107,3 +107,9 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     for key in ("psnr", "ssim", "epe", "psnr_copy_last", "ssim_copy_last", "epe_copy_last", "controllability_ratio"):
         assert np.isfinite(res[key]), key
     assert res["psnr_copy_last"] > res["psnr"]  # an untrained model loses to copying the last frame
+    from rise_env.metrics import psnr
+
+    recon = [tiny.codec.decode_frames(tiny.codec.encode_future(b["future_frames"])) for b in batches]
+    direct = torch.cat([psnr(r, b["future_frames"]).mean((1, 2)) for r, b in zip(recon, batches)]).mean()
+    assert res["psnr_autoencoder"] == pytest.approx(float(direct), rel=1e-5)  # the VAE-only ceiling
+    assert 0 < res["ssim_autoencoder"] <= 1
