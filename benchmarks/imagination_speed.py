@@ -1,6 +1,7 @@
 """Imagination speed of the dynamics model: ms per imagined chunk, FLOPs, achieved vs peak FLOP/s.
 
-One chunk = 3 views x 25 frames at the preset's resolution (cpu: 96x128) from 4 memory frames, ``--steps`` Euler steps (10 online).
+One chunk = 3 views x 25 frames at the preset's resolution (cpu: 96x128) from 4 memory frames,
+``--steps`` Euler steps (10 online).
 Times are split into memory encoding, denoising and VAE decoding; the fp32 matmul peak is measured in
 the same run, so the ratio holds on any machine. Random weights (speed does not depend on them).
 

@@ -1,8 +1,8 @@
 """Policy training samples from a LeRobotDataset v3.0: (frame t, state_t, actions t..t+H−1, pad mask, bin).
 
 Frames are decoded once per episode, resized (aspect kept, black padding) to the policy's image
-size and cached as one uint8 ``.npy`` per episode (``(T, V, h, w, 3)``), memory-mapped afterwards:
-random access across the whole dataset then costs a page-cache read, not a video decode.
+size and cached as one uint8 ``.npy`` per episode (``(T, V, h, w, 3)``, ``rise_env.data.frames``),
+memory-mapped afterwards: random access then costs a page-cache read, not a video decode.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rise_agents.policies.batch import ACTION_IS_PAD, ACTIONS, ADVANTAGE_BIN, TASK, resize_with_pad
 from rise_env.data import LeRobotDatasetReader
-from rise_env.data.frames import npy_bytes
+from rise_env.data.frames import ResizedFrames
 from rise_env.spec.robot import STATE_KEY
-from rise_env.utils import atomic_write_bytes
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int], chunk: int = 256) -> np.ndarray:
@@ -56,11 +54,9 @@ class ChunkDataset:
         sources: Sequence[str] = ("demo",),
         default_bin: int = 10,
     ) -> None:
-        missing = [c for c in cameras if c not in reader.cameras]
-        if missing:
-            raise ValueError(f"{reader.root}: cameras {missing} are missing; the dataset has {reader.cameras}")
         self.reader, self.cameras, self.image_size = reader, tuple(cameras), tuple(image_size)
-        self.horizon, self.cache_dir = int(horizon), Path(cache_dir)
+        self.horizon = int(horizon)
+        self.frames = ResizedFrames(reader, self.image_size, cache_dir, cameras=self.cameras, resize=resize_frames)
         self.episodes = [m.episode_index for m in reader.episodes if m.source in sources]
         if not self.episodes:
             found = sorted({m.source for m in reader.episodes})
@@ -69,7 +65,6 @@ class ChunkDataset:
                                             for e in self.episodes])
         self.sample_episode = reader.episode_index[self.sample_frame]
         self.bins = np.full(reader.num_frames, int(default_bin), dtype=np.int64)
-        self._frames: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.sample_frame)
@@ -82,33 +77,13 @@ class ChunkDataset:
         self.bins = bins
 
     # ------------------------------------------------------------------ frame cache
-    def _cache_path(self, ep: int) -> Path:
-        h, w = self.image_size
-        return self.cache_dir / f"episode_{ep:06d}_{'-'.join(self.cameras)}_{h}x{w}.npy"
-
     def episode_frames(self, ep: int) -> np.ndarray:
         """(T, V, h, w, 3) uint8 resized frames of episode ``ep`` (built once, then memory-mapped)."""
-        if ep in self._frames:
-            return self._frames[ep]
-        path = self._cache_path(ep)
-        length = self.reader.episodes[ep].length
-        if not path.is_file():
-            decoded = self.reader.episode_frames(ep)
-            views = np.stack([resize_frames(decoded[c], self.image_size) for c in self.cameras], axis=1)
-            if len(views) != length:
-                raise ValueError(f"episode {ep}: decoded {len(views)} frames, expected {length}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, npy_bytes(views))
-        frames = np.load(path, mmap_mode="r")
-        if frames.shape != (length, len(self.cameras), *self.image_size, 3):
-            raise ValueError(f"{path}: cached frames have shape {frames.shape}; delete the file to rebuild it")
-        self._frames[ep] = frames
-        return frames
+        return self.frames.episode(ep)
 
     def prepare(self, progress: bool = True) -> None:
         """Fill the frame cache for every selected episode (one decode per episode)."""
-        for ep in tqdm(self.episodes, desc="caching frames", disable=not progress, leave=False):
-            self.episode_frames(ep)
+        self.frames.prepare(self.episodes, progress=progress)
 
     # ------------------------------------------------------------------ samples
     def batch(self, sample_ids: np.ndarray) -> dict:

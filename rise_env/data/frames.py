@@ -8,6 +8,7 @@ memory-mapped page reads instead of video decodes (a dynamics window is 29 frame
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,27 @@ class ResizedFrames:
         reader: the dataset.
         size: (height, width) of the frames returned.
         cache_dir: folder of the per-episode ``.npy`` cache; ``None`` decodes and resizes on each read.
+        cameras: views in the order returned (default: the dataset's); each must exist in it.
+        resize: ``(T, H, W, 3) uint8, (h, w) -> (T, h, w, 3) uint8`` (default: antialiased
+            :func:`resize_frames`; the policies' cache pads to keep the aspect ratio).
     """
 
-    def __init__(self, reader: LeRobotDatasetReader, size: tuple[int, int], cache_dir: str | Path | None = None):
+    def __init__(
+        self,
+        reader: LeRobotDatasetReader,
+        size: tuple[int, int],
+        cache_dir: str | Path | None = None,
+        cameras: Sequence[str] | None = None,
+        resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray] | None = None,
+    ):
         self.reader, self.size = reader, (int(size[0]), int(size[1]))
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.cameras = tuple(reader.cameras if cameras is None else cameras)
+        missing = [c for c in self.cameras if c not in reader.cameras]
+        if missing:
+            raise ValueError(f"{reader.root}: cameras {missing} are missing; the dataset has {reader.cameras}")
+        self._views = [reader.cameras.index(c) for c in self.cameras]
+        self.resize = resize or (lambda frames, hw: resize_frames(frames, *hw))
         self._episodes: dict[int, np.ndarray] = {}
 
     def cache_path(self, ep: int) -> Path:
@@ -63,7 +80,7 @@ class ResizedFrames:
         if self.cache_dir is None:
             raise ValueError("this ResizedFrames has no cache_dir")
         h, w = self.size
-        return self.cache_dir / f"episode_{ep:06d}_{'-'.join(self.reader.cameras)}_{h}x{w}.npy"
+        return self.cache_dir / f"episode_{ep:06d}_{'-'.join(self.cameras)}_{h}x{w}.npy"
 
     def episode(self, ep: int) -> np.ndarray:
         """``(T, V, h, w, 3)`` uint8 frames of episode ``ep`` from the cache (built on first use)."""
@@ -72,11 +89,11 @@ class ResizedFrames:
         path, length = self.cache_path(ep), self.reader.episodes[ep].length
         if not path.is_file():
             frames = self.reader.episode_frames(ep)
-            views = np.stack([resize_frames(frames[c], *self.size) for c in self.reader.cameras], axis=1)
+            views = np.stack([self.resize(frames[c], self.size) for c in self.cameras], axis=1)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, npy_bytes(views))
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-        want = (length, len(self.reader.cameras), *self.size, 3)
+        want = (length, len(self.cameras), *self.size, 3)
         if array.shape != want or array.dtype != np.uint8:
             raise ValueError(
                 f"{path}: cached frames are {array.dtype} {array.shape}, expected uint8 {want}; "
@@ -88,7 +105,8 @@ class ResizedFrames:
     def frames_at(self, ep: int, indices: np.ndarray) -> np.ndarray:
         """Frames ``indices`` of episode ``ep``: ``(n, V, h, w, 3)`` uint8, a fresh array."""
         if self.cache_dir is None:
-            return np.ascontiguousarray(resize_frames(self.reader.frames_at(ep, indices), *self.size))
+            frames = self.reader.frames_at(ep, indices)[:, self._views]
+            return np.stack([self.resize(frames[:, v], self.size) for v in range(len(self.cameras))], axis=1)
         idx = np.asarray(indices, np.int64)
         length = self.reader.episodes[ep].length
         if idx.size and (idx.min() < 0 or idx.max() >= length):

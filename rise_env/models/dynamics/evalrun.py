@@ -75,7 +75,6 @@ def evaluate_run(
     ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
     Real frames are resized to the model's resolution (read from ``frame_cache`` when given).
     """
-
     c = model.config
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (controllability swaps actions within a batch), got {batch_size}")

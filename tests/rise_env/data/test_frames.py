@@ -70,3 +70,13 @@ def test_windows_read_frames_at_the_model_resolution(reader, tmp_path, dsutil):
     assert b["memory_frames"].shape == (4, 3, 16, 24, 3) and b["future_frames"].shape == (25, 3, 16, 24, 3)
     np.testing.assert_array_equal(b["future_frames"].numpy(), resize_frames(a["future_frames"].numpy(), 16, 24))
     np.testing.assert_array_equal(b["actions"].numpy(), a["actions"].numpy())
+
+
+def test_cameras_choose_the_order_and_unknown_ones_are_named(reader, tmp_path):
+    plain = ResizedFrames(reader, (16, 24)).frames_at(1, np.array([3]))
+    order = ("right_wrist", "top")
+    for cache in (None, tmp_path):
+        got = ResizedFrames(reader, (16, 24), cache, cameras=order).frames_at(1, np.array([3]))
+        np.testing.assert_array_equal(got, plain[:, [2, 0]])
+    with pytest.raises(ValueError, match=r"cameras \['front'\] are missing"):
+        ResizedFrames(reader, (16, 24), cameras=("top", "front"))
