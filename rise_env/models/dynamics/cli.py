@@ -56,8 +56,8 @@ from pathlib import Path
 
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
-    "preset stage task init_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views "
-    "episodes_per_batch seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every "
+    "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views "
+    "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every "
     "workers frame_cache"
 ).split()
 
@@ -74,6 +74,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
     p.add_argument("--task", help="finetune: task string or index (default: the only task)")
     p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")
+    p.add_argument("--vae-from", help="model or run directory whose trained VAE a new transformer is trained on")
     p.add_argument("--steps", type=int, help="transformer optimisation steps in all (default 2000)")
     p.add_argument("--batch-size", type=int, help="windows per batch (default 8)")
     p.add_argument("--lr", type=float, help="AdamW learning rate of the transformer (default 1e-4)")
@@ -83,6 +84,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-clip-frames", type=int, help="VAE phase: frames per random clip (default 9)")
     p.add_argument("--vae-views", type=int, help="VAE phase: random views per window (default 1)")
     p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
+    p.add_argument("--action-dropout", type=float, help="fraction of samples trained on the null action (default 0)")
     p.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")
     p.add_argument("--val-fraction", type=float, help="fraction of episodes held out (default 0.1)")
     p.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints (default 500)")
@@ -108,8 +110,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     given = {k: getattr(args, k) for k in (*_FIELDS, "bf16") if getattr(args, k) is not None}
-    if given.get("init_from"):
-        given["init_from"] = str(Path(given["init_from"]).resolve())
+    for key in ("init_from", "vae_from"):
+        if given.get(key):
+            given[key] = str(Path(given[key]).resolve())
     try:
         train_dynamics_run(args.out, {**given, "data": args.data}, resume=args.resume, progress=args.progress)
     except ConfigMismatchError as err:
@@ -135,6 +138,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video-windows", type=int, default=4, help="windows shown in the video")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
     p.add_argument("--frame-cache", help="resized-frame cache of the training run, reused when given")
+    p.add_argument("--guidance", type=float, help="action guidance weight (default: the model's action_guidance)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:i]")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run_evaluate)
@@ -167,6 +171,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         video_windows=args.video_windows,
         seed=args.seed,
         frame_cache=args.frame_cache,
+        guidance=args.guidance,
     )
     result.update(data=str(args.data), checkpoint=str(ckpt), preset=model.config.preset, video=args.video)
     write_result_json(args.out, result)

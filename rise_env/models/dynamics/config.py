@@ -139,6 +139,11 @@ class DynamicsConfig(BaseModel):
     action_dim: int = Field(14, gt=0, description="Action and state dimension.")
     action_horizon: int = Field(50, gt=0, description="Policy action-chunk length (30 Hz steps).")
     action_stride: int = Field(2, gt=0, description="Subsampling of the chunk for the world model (50 -> 25).")
+    action_delta: bool = Field(
+        False,
+        description="Also give every action token its offset from the current state (normalised action minus "
+        "normalised state): the motion the chunk asks for, which absolute joint targets only imply.",
+    )
     action_low: list[float] = Field(
         default_factory=lambda: [float(v) for v in agilex_cobot_magic().action_limits()[0]],
         description="Per-dimension minimum used to normalise actions and state to [-1, 1].",
@@ -146,6 +151,15 @@ class DynamicsConfig(BaseModel):
     action_high: list[float] = Field(
         default_factory=lambda: [float(v) for v in agilex_cobot_magic().action_limits()[1]],
         description="Per-dimension maximum used to normalise actions and state to [-1, 1].",
+    )
+    null_action: bool = Field(
+        False, description="Learn a null action (trained by action dropout) for classifier-free action guidance."
+    )
+    action_guidance: float = Field(
+        1.0,
+        ge=0.0,
+        description="Default guidance weight w when sampling: v = v_null + w (v_actions - v_null); 1 = plain "
+        "conditional sampling (one network call per step), > 1 follows the actions more strongly (two calls).",
     )
     vae: dict[str, Any] = Field(default_factory=lambda: dict(CPU_VAE), description="AutoencoderKLLTXVideo kwargs.")
     transformer: TransformerConfig = Field(default_factory=TransformerConfig, description="Transformer dims.")
@@ -164,6 +178,8 @@ class DynamicsConfig(BaseModel):
             )
         if any(h <= lo for lo, h in zip(self.action_low, self.action_high)):
             raise ValueError("every action_high value must be greater than its action_low")
+        if self.action_guidance != 1.0 and not self.null_action:
+            raise ValueError(f"action_guidance={self.action_guidance} needs null_action=True (a trained null action)")
         if self.action_horizon // self.action_stride != self.future_frames:
             raise ValueError(
                 f"action_horizon / action_stride = {self.action_horizon // self.action_stride} world-model actions "
@@ -224,7 +240,7 @@ _LTX_2B = TransformerConfig(
 PRESETS: dict[str, dict[str, Any]] = {
     # Trains on 2 CPU cores; width 128 x 4 blocks at patch 2 (396 tokens) imagines a chunk (3 views x 25
     # frames at 96x128, 10 steps, memory encode + decode) in ~0.35 s on two 2.8 GHz cores.
-    "cpu": {"preset": "cpu", "height": 96, "width": 128},
+    "cpu": {"preset": "cpu", "height": 96, "width": 128, "action_delta": True, "null_action": True},
     # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).
     "ge": {"preset": "ge", "vae": dict(LTX_VAE_091), "transformer": _LTX_2B, "sample_steps": 10},
     # Same transformer with the LTX-Video 0.9.0 VAE.

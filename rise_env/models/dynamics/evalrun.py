@@ -68,12 +68,14 @@ def evaluate_run(
     video_windows: int = 4,
     seed: int = 0,
     frame_cache: str | Path | None = None,
+    guidance: float | None = None,
 ) -> dict[str, Any]:
     """Fidelity figures (``evaluate_dynamics`` keys + ``windows``) on windows of ``episodes``.
 
     With ``video``, writes an mp4 of the first ``video_windows`` windows: each frame is
     ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
     Real frames are resized to the model's resolution (read from ``frame_cache`` when given).
+    ``guidance``: action guidance weight (default: the model's ``config.action_guidance``).
     """
     c = model.config
     if batch_size < 2:
@@ -97,7 +99,9 @@ def evaluate_run(
             if len(clips) < video_windows:
                 clips.append(np.stack([compare_views(r, m) for r, m in zip(real, imagined)]))
 
-    result = evaluate_dynamics(model, batches, steps=steps, seed=seed, callback=keep if video else None)
+    result = evaluate_dynamics(
+        model, batches, steps=steps, seed=seed, callback=keep if video else None, guidance=guidance
+    )
     result["windows"] = len(ids)
     result["episode_indices"] = sorted({int(windows.sample_episode_index[i]) for i in ids})
     if video:

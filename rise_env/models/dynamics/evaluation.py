@@ -39,6 +39,7 @@ def evaluate_dynamics(
     seed: int = 0,
     max_batches: int | None = None,
     callback: Callable[[dict[str, torch.Tensor], torch.Tensor], None] | None = None,
+    guidance: float | None = None,
 ) -> dict[str, float | int]:
     """Average fidelity metrics over ``batches`` (keys of ``training.BATCH_KEYS``, batch size >= 2).
 
@@ -46,6 +47,7 @@ def evaluate_dynamics(
     ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder`` and
     ``controllability_ratio`` (pixel MSE, true / swapped).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
+    ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
     """
     model.eval()
     keys = ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c", "psnr_ae", "ssim_ae")
@@ -60,11 +62,15 @@ def evaluate_dynamics(
             raise ValueError("controllability needs batches of at least 2 windows (actions are swapped within)")
         seeds = [seed + n * 10_000 + i for i in range(b)]
         task = batch.get("task_index")
-        pred = model.imagine(mem, batch["state"], batch["actions"], steps=steps, seeds=seeds, task_index=task).cpu()
+        pred = model.imagine(
+            mem, batch["state"], batch["actions"], steps=steps, seeds=seeds, task_index=task, guidance=guidance
+        ).cpu()
         swapped = batch["actions"].roll(1, dims=0)
         if callback is not None:
             callback(batch, pred)
-        pred_s = model.imagine(mem, batch["state"], swapped, steps=steps, seeds=seeds, task_index=task).cpu()
+        pred_s = model.imagine(
+            mem, batch["state"], swapped, steps=steps, seeds=seeds, task_index=task, guidance=guidance
+        ).cpu()
         copy = mem[:, -1:].expand_as(real)
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
         rows["psnr_ae"].append(_per_sample(psnr, recon, real))
@@ -83,6 +89,7 @@ def evaluate_dynamics(
     return {
         "episodes": int(sum(len(e) for e in err_true)),
         "steps": steps,
+        "guidance": model.config.action_guidance if guidance is None else float(guidance),
         "psnr": mean["psnr"],
         "ssim": mean["ssim"],
         "epe": mean["epe"],

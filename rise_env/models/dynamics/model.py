@@ -38,7 +38,10 @@ class DynamicsModel(nn.Module):
         super().__init__()
         self.config = config
         self.codec = LatentCodec(build_vae(config.vae))
-        self.transformer = transformer_from_config(config.transformer, config.latent_channels, config.action_dim)
+        a = config.action_dim
+        self.transformer = transformer_from_config(
+            config.transformer, config.latent_channels, a, 2 * a if config.action_delta else a, config.null_action
+        )
         self.register_buffer("action_low", torch.tensor(config.action_low, dtype=torch.float32), persistent=False)
         self.register_buffer("action_high", torch.tensor(config.action_high, dtype=torch.float32), persistent=False)
 
@@ -56,11 +59,13 @@ class DynamicsModel(nn.Module):
         """Per-dimension min/max normalisation of actions or state to [-1, 1] (not clipped)."""
         return 2.0 * (x.float() - self.action_low) / (self.action_high - self.action_low) - 1.0
 
-    def action_tokens(self, action_chunk: torch.Tensor) -> torch.Tensor:
+    def action_tokens(self, action_chunk: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, H, A)`` absolute chunk -> ``(B, H / stride, A)`` normalised world-model actions.
 
         Future frame k (k = 0..K-1) is the observation after control step ``stride * (k + 1)``, so
-        its action token is ``chunk[:, stride * (k + 1) - 1]`` (50 -> 25 at stride 2).
+        its action token is ``chunk[:, stride * (k + 1) - 1]`` (50 -> 25 at stride 2). With
+        ``config.action_delta`` the ``(B, A)`` absolute ``state`` is required and each token becomes
+        ``[a, a - s]`` in normalised units, ``(B, H / stride, 2A)``.
         """
         c = self.config
         if action_chunk.ndim != 3 or action_chunk.shape[1:] != (c.action_horizon, c.action_dim):
@@ -69,7 +74,13 @@ class DynamicsModel(nn.Module):
             )
         if not torch.isfinite(action_chunk).all():
             raise ValueError("action_chunk contains NaN or inf")
-        return self.normalize(action_chunk[:, c.action_stride - 1 :: c.action_stride])
+        acts = self.normalize(action_chunk[:, c.action_stride - 1 :: c.action_stride])
+        if not c.action_delta:
+            return acts
+        if state is None:
+            raise ValueError("this model conditions on actions relative to the state: pass the (B, A) state too")
+        self._check_state(state, action_chunk.shape[0])
+        return torch.cat([acts, acts - self.normalize(state.to(acts.device))[:, None]], dim=-1)
 
     def _check_frames(self, frames: torch.Tensor, count: int, name: str) -> None:
         c = self.config
@@ -98,9 +109,12 @@ class DynamicsModel(nn.Module):
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
         memory_t: torch.Tensor | float = 0.0,
+        action_drop: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Velocity of the future latents. memory ``(B, V, C, M, h, w)``, future ``(B, V, C, F, h, w)``,
-        t ``(B,)`` future time, actions ``(B, K, A)`` and state ``(B, A)`` normalised. Returns future-shaped."""
+        t ``(B,)`` future time, actions ``(B, K, A_in)`` (:meth:`action_tokens`) and state ``(B, A)``
+        normalised; ``action_drop`` ``(B,)`` bool puts the null action in place of a sample's actions.
+        Returns future-shaped."""
         b, m, f = memory.shape[0], memory.shape[3], future.shape[3]
         mt = torch.as_tensor(memory_t, dtype=torch.float32, device=future.device).reshape(-1, 1).expand(b, m)
         times = torch.cat([mt, t.to(torch.float32).reshape(b, 1).expand(b, f)], dim=1)
@@ -114,8 +128,38 @@ class DynamicsModel(nn.Module):
             text_embeds,
             self._rope_scale(),
             self.action_frames(actions.shape[1]),
+            action_drop,
         )
         return out[:, :, :, m:]
+
+    def guided_velocity(
+        self,
+        memory: torch.Tensor,
+        future: torch.Tensor,
+        t: torch.Tensor,
+        actions: torch.Tensor,
+        state: torch.Tensor,
+        guidance: float,
+        task_index: torch.Tensor | None = None,
+        text_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Classifier-free action guidance: ``v_null + w (v_actions - v_null)`` (one batched call).
+
+        ``guidance`` w = 1 is the plain conditional velocity (a single call, no null branch).
+        """
+        if guidance == 1.0:
+            return self.velocity(memory, future, t, actions, state, task_index, text_embeds)
+        if not self.config.null_action:
+            raise ValueError(f"guidance={guidance} needs a model trained with a null action (config.null_action)")
+        b = memory.shape[0]
+        two = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
+        drop = torch.arange(2 * b, device=future.device) >= b
+        v = self.velocity(
+            two(memory), two(future), two(t), two(actions), two(state), two(task_index), two(text_embeds),
+            action_drop=drop,
+        )
+        v_act, v_null = v[:b], v[b:]
+        return v_null + guidance * (v_act - v_null)
 
     def action_frames(self, k: int) -> torch.Tensor:
         """``(K,)`` latent-frame index of each world-model action token: token j drives future frame j,
@@ -140,12 +184,16 @@ class DynamicsModel(nn.Module):
         generators: Sequence[torch.Generator] | None = None,
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
+        guidance: float | None = None,
     ) -> torch.Tensor:
-        """Sample future latents ``(B, V, C, F, h, w)`` given memory latents ``(B, V, C, M, h, w)``."""
+        """Sample future latents ``(B, V, C, F, h, w)`` given memory latents ``(B, V, C, M, h, w)``.
+
+        ``guidance``: action guidance weight (default ``config.action_guidance``; see :meth:`guided_velocity`).
+        """
         b = memory.shape[0]
         self._check_state(state, b)
         dev = self.device
-        acts = self.action_tokens(action_chunk.to(dev))
+        acts = self.action_tokens(action_chunk.to(dev), state.to(dev))
         st = self.normalize(state.to(dev))
         c = self.config
         h, w = c.latent_hw
@@ -153,8 +201,10 @@ class DynamicsModel(nn.Module):
         noise = per_sample_noise(shape, seeds=seeds, generators=generators, device=dev)
         tid = None if task_index is None else torch.as_tensor(task_index, device=dev).long().reshape(b)
 
+        w = c.action_guidance if guidance is None else float(guidance)
+
         def field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.velocity(memory, x, t, acts, st, tid, text_embeds)
+            return self.guided_velocity(memory, x, t, acts, st, w, tid, text_embeds)
 
         return EulerFlowSampler(steps or c.sample_steps).sample(field, noise)
 
@@ -169,6 +219,7 @@ class DynamicsModel(nn.Module):
         generators: Sequence[torch.Generator] | None = None,
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
+        guidance: float | None = None,
     ) -> torch.Tensor:
         """Imagine the next frames of every view.
 
@@ -179,6 +230,7 @@ class DynamicsModel(nn.Module):
             steps: Euler steps (default ``config.sample_steps``; 10 online, 50 for evaluation).
             seeds / generators: one per sample; a sample's output depends only on its own seed.
             task_index: ``(B,)`` task ids; or ``text_embeds`` ``(B, L, caption_channels)`` cached.
+            guidance: action guidance weight (default ``config.action_guidance``; > 1 needs a null action).
 
         Returns:
             ``(B, 25, V, H, W, 3)`` uint8 imagined frames at 15 Hz (numpy inputs are accepted too).
@@ -187,7 +239,9 @@ class DynamicsModel(nn.Module):
         state = torch.as_tensor(state, dtype=torch.float32)
         action_chunk = torch.as_tensor(action_chunk, dtype=torch.float32)
         memory = self.encode_memory(history_frames)
-        lat = self.imagine_latents(memory, state, action_chunk, steps, seeds, generators, task_index, text_embeds)
+        lat = self.imagine_latents(
+            memory, state, action_chunk, steps, seeds, generators, task_index, text_embeds, guidance
+        )
         return self.codec.decode_frames(lat)
 
     # ------------------------------------------------------------------ training
@@ -205,14 +259,18 @@ class DynamicsModel(nn.Module):
         out["future_latents"] = self.codec.encode_future(batch["future_frames"].to(self.device))
         return out
 
-    def loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+    def loss(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None, action_dropout: float = 0.0
+    ) -> torch.Tensor:
         """Per-sample flow-matching loss ``(B,)`` on future tokens only.
 
         Batch keys: ``memory_frames`` (B, 4, V, H, W, 3) uint8, ``future_frames`` (B, 25, V, H, W, 3)
         uint8 (or their cached ``memory_latents``/``future_latents`` from :meth:`encode_batch`),
         ``actions`` (B, 50, 14), ``state`` (B, 14), optional ``task_index`` (B,) long.
         Memory latents get flow noise at level ``context_noise`` but keep t = 0 (as when sampling), so
-        the model learns to trust imperfect (re-encoded imagined) memories.
+        the model learns to trust imperfect (re-encoded imagined) memories. A fraction ``action_dropout``
+        of the samples (drawn from ``generator``) is conditioned on the null action instead of its own,
+        which teaches the unconditional velocity that action guidance needs.
         """
         c, dev = self.config, self.device
         for key in ("actions", "state"):
@@ -230,7 +288,7 @@ class DynamicsModel(nn.Module):
                 f"latents must be {want_m} and {want_f}, got {tuple(memory.shape)} and {tuple(future.shape)}"
             )
         self._check_state(batch["state"], b)
-        acts = self.action_tokens(batch["actions"].to(dev))
+        acts = self.action_tokens(batch["actions"].to(dev), batch["state"].to(dev))
         st = self.normalize(batch["state"].to(dev))
         tid = batch.get("task_index")
         tid = None if tid is None else torch.as_tensor(tid, device=dev).long().reshape(b)
@@ -244,7 +302,12 @@ class DynamicsModel(nn.Module):
         eps = randn(future)
         tb = t.view(b, 1, 1, 1, 1, 1)
         x_t = (1.0 - tb) * future + tb * eps
-        pred = self.velocity(memory, x_t, t, acts, st, tid, batch.get("text_embeds"))
+        drop = None
+        if action_dropout > 0:
+            if not c.null_action:
+                raise ValueError("action_dropout needs a model with a null action (config.null_action=True)")
+            drop = (torch.rand(b, generator=generator) < action_dropout).to(dev)
+        pred = self.velocity(memory, x_t, t, acts, st, tid, batch.get("text_embeds"), action_drop=drop)
         mask = torch.ones(b, future.shape[3], device=dev)
         return velocity_loss(pred, eps - future, mask)
 

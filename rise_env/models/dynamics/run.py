@@ -32,7 +32,7 @@ from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentr
 from rise_env.data.frames import frames_at_size
 from rise_env.data.layout import ACTION
 from rise_env.data.split import split_episodes
-from rise_env.models.dynamics.checkpoint import WEIGHTS_NAME, load_checked, read_state_dict
+from rise_env.models.dynamics.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, get_preset
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
@@ -174,7 +174,32 @@ def dataset_config(preset: str, reader: LeRobotDatasetReader) -> DynamicsConfig:
     )
 
 
+def model_with_vae_of(source: str | Path, config: DynamicsConfig) -> DynamicsModel:
+    """A new model of ``config`` (fresh transformer) carrying the trained VAE of ``source``.
+
+    ``source`` is a DynamicsModel or run directory; only its ``codec.*`` weights are read, so a file
+    holding just those (any float dtype) is enough. Raises if its VAE or resolution differ from ``config``'s.
+    """
+    src = resolve_model_dir(source)
+    theirs = DynamicsConfig.model_validate_json((src / CONFIG_NAME).read_text())
+    for name in ("vae", "height", "width", "views"):
+        if getattr(theirs, name) != getattr(config, name):
+            raise ValueError(
+                f"--vae-from {source}: its {name} is {getattr(theirs, name)!r}, the preset {config.preset!r} "
+                f"needs {getattr(config, name)!r}"
+            )
+    model = DynamicsModel(config)
+    prefix = "codec."
+    state = {k[len(prefix) :]: v.float() for k, v in read_state_dict(src / WEIGHTS_NAME).items() if k.startswith(prefix)}
+    load_checked(model.codec, state, strict=True)
+    return model
+
+
 def _new_model(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> DynamicsModel:
+    if cfg.init_from and cfg.vae_from:
+        raise ValueError("give --init-from (a whole model to continue) or --vae-from (its VAE only), not both")
+    if cfg.vae_from:
+        return model_with_vae_of(cfg.vae_from, dataset_config(cfg.preset, reader))
     if cfg.init_from:
         model = DynamicsModel.from_pretrained(resolve_model_dir(cfg.init_from))
         tasks = model.config.transformer.num_tasks
@@ -273,7 +298,7 @@ def train_dynamics_run(
     vae_done = (out / "vae" / "config.json").is_file()
     if ckpts:
         model = DynamicsModel.from_pretrained(ckpts[-1] / "model")
-    elif vae_done and not cfg.init_from:
+    elif vae_done and not (cfg.init_from or cfg.vae_from):
         model = DynamicsModel.from_pretrained(out / "vae")
     else:
         model = _new_model(cfg, reader)
@@ -298,7 +323,7 @@ def train_dynamics_run(
     if frames is not None:
         frames.prepare(split["train_episodes"], progress=progress)
     start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
-    redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not cfg.init_from
+    redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not (cfg.init_from or cfg.vae_from)
     vae_ckpts = checkpoint_dirs(out, VAE_PREFIX) if redo_vae else []
     vae_start = (int(read_json(vae_ckpts[-1] / STATE_NAME)["step"]) if vae_ckpts else 0) if redo_vae else cfg.vae_steps
     rows = [r for r in _read_log(out / LOG_NAME) if r["step"] < (vae_start if r["phase"] == "vae" else start)]
@@ -316,7 +341,14 @@ def train_dynamics_run(
 
         if redo_vae:
             _vae_phase(model, cfg, windows, ids, out, log)
-        trainer = DynamicsTrainer(model, lr=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed, bf16=cfg.bf16)
+        trainer = DynamicsTrainer(
+            model,
+            lr=cfg.lr,
+            warmup_steps=cfg.warmup_steps,
+            seed=cfg.seed,
+            bf16=cfg.bf16,
+            action_dropout=cfg.action_dropout,
+        )
         if ckpts:
             trainer.load_checkpoint(ckpts[-1])
             print(f"resuming {out} from {ckpts[-1].name}")

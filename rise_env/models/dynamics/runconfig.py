@@ -37,17 +37,25 @@ class DynamicsTrainConfig(BaseModel):
     )
     task: str | None = Field(None, description="Finetune task: its string or index in meta/tasks.")
     init_from: str | None = Field(None, description="DynamicsModel (or run) directory to start from; VAE kept.")
+    vae_from: str | None = Field(
+        None,
+        description="DynamicsModel (or run) directory whose trained VAE is reused, frozen, under a new transformer "
+        "of `preset` (skips the VAE phase); its VAE and resolution must be the preset's.",
+    )
     steps: int = Field(2000, ge=0, description="Transformer optimisation steps in all.")
     batch_size: int = Field(8, ge=1, description="Windows per batch.")
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the transformer.")
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
-    vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0 or init_from skips).")
+    vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0, init_from or vae_from skips).")
     vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE.")
     vae_clip_frames: int = Field(
         9, ge=1, description="VAE phase: frames per training clip (1 + k x temporal ratio; 0 < k), cut at random."
     )
     vae_views: int = Field(1, ge=1, description="VAE phase: views per window trained on (drawn at random).")
     episodes_per_batch: int = Field(2, ge=1, description="Task-centric batching: episodes per batch.")
+    action_dropout: float = Field(
+        0.0, ge=0, lt=1, description="Fraction of samples trained on the null action (for action guidance)."
+    )
     seed: int = Field(0, description="Seed of init, split and sampling.")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="Fraction of episodes held out (seeded).")
     bf16: bool = Field(True, description="bfloat16 autocast of the forward pass on CUDA (no effect on CPU).")

@@ -55,8 +55,12 @@ class DynamicsTrainer:
         max_grad_norm: float = 1.0,
         seed: int = 0,
         bf16: bool = False,
+        action_dropout: float = 0.0,
     ) -> None:
+        if action_dropout > 0 and not model.config.null_action:
+            raise ValueError(f"action_dropout={action_dropout} needs a model with a null action (config.null_action)")
         self.model = model
+        self.action_dropout = action_dropout
         self.bf16 = bf16
         self.lr = lr
         self.warmup_steps = warmup_steps
@@ -82,7 +86,7 @@ class DynamicsTrainer:
             group["lr"] = lr
         cuda = model.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16 and cuda):
-            loss = model.loss(batch, generator=self.generator).mean().float()
+            loss = model.loss(batch, generator=self.generator, action_dropout=self.action_dropout).mean().float()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite dynamics loss {float(loss)} at step {self.steps_done}")
         self.optimizer.zero_grad(set_to_none=True)

@@ -4,7 +4,8 @@ A subclass of diffusers' :class:`LTXVideoTransformer3DModel` that keeps every LT
 (a diffusers/GE checkpoint loads with only the new modules missing) and adds:
 
 * **action encoder** (``action_encoder``, ``action_pos``, ``state_encoder``): the normalised,
-  subsampled action chunk becomes one token per world-model step (25), the state one token. They
+  subsampled action chunk becomes one token per world-model step (25), the state one token. With
+  ``action_in_dim = 2 * action_dim`` each step's features also hold its offset from the state. They
   are appended to the cross-attention context, after the task/text tokens. Why the context and not
   the self-attention sequence: the video token grid and its RoPE stay exactly LTX's (pretrained
   weights see the sequence they were trained on), the cost grows by 26 keys instead of 26 queries
@@ -12,6 +13,8 @@ A subclass of diffusers' :class:`LTXVideoTransformer3DModel` that keeps every LT
   In addition the action tokens of each future latent frame's time window are averaged and added
   into that frame's AdaLN modulation (``action_ada``, zero-initialised; IRASim's frame-level AdaLN),
   a direct path that makes small models controllable after few updates.
+* **null action** (``action_null``, optional): a learned embedding that replaces the action tokens
+  of samples trained without their actions, for classifier-free action guidance when sampling.
 * **view embedding** (``view_embed``, ``view_ada``): added into the AdaLN modulation (GE).
   ``view_ada`` starts at zero so a loaded LTX model is unchanged at step 0.
 * **cross-view attention** in blocks ``idx % cross_view_every == 0`` (GE: every third block).
@@ -33,6 +36,7 @@ NEW_MODULE_PREFIXES = (
     "action_encoder.",
     "action_pos",
     "action_ada.",
+    "action_null",
     "state_encoder.",
     "view_embed",
     "view_ada.",
@@ -71,6 +75,7 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         attention_bias: bool = True,
         attention_out_bias: bool = True,
         action_dim: int = 14,
+        action_in_dim: int | None = None,
         action_hidden: int = 2048,
         max_action_tokens: int = 64,
         num_tasks: int = 16,
@@ -78,6 +83,7 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         max_views: int = 3,
         cross_view_every: int = 3,
         cross_view_mode: str = "joint",
+        null_action: bool = False,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -102,9 +108,10 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         if cross_view_mode not in ("joint", "same_frame"):
             raise ValueError(f"cross_view_mode must be 'joint' or 'same_frame', got {cross_view_mode!r}")
         self.action_encoder = nn.Sequential(
-            nn.Linear(action_dim, action_hidden), nn.SiLU(), nn.Linear(action_hidden, dim)
+            nn.Linear(action_in_dim or action_dim, action_hidden), nn.SiLU(), nn.Linear(action_hidden, dim)
         )
         self.action_pos = nn.Parameter(torch.randn(max_action_tokens, dim) * 0.02)
+        self.action_null = nn.Parameter(torch.randn(dim) * 0.02) if null_action else None
         self.action_ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         nn.init.zeros_(self.action_ada[1].weight)
         nn.init.zeros_(self.action_ada[1].bias)
@@ -125,14 +132,17 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         state: torch.Tensor,
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
+        action_drop: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-attention context ``(B, L_text + K + 1, D)`` and the action tokens ``(B, K, D)``.
 
         Args:
-            actions: ``(B, K, A)`` normalised to [-1, 1], one per world-model step.
+            actions: ``(B, K, A_in)`` normalised to [-1, 1], one per world-model step (``A_in`` =
+                ``action_in_dim``: the action, optionally followed by its offset from the state).
             state: ``(B, A)`` normalised to [-1, 1].
             task_index: ``(B,)`` long task ids (used when ``text_embeds`` is None).
             text_embeds: ``(B, L, caption_channels)`` cached text embeddings.
+            action_drop: ``(B,)`` bool, samples whose action tokens become the learned null action.
         """
         b, k, _ = actions.shape
         if k > self.action_pos.shape[0]:
@@ -146,7 +156,12 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
                 )
             text_embeds = self.task_embed(task_index).view(b, self.config.task_tokens, self.config.caption_channels)
         text = self.caption_projection(text_embeds.to(self.proj_in.weight.dtype))
-        act = self.action_encoder(actions) + self.action_pos[:k]
+        act = self.action_encoder(actions)
+        if action_drop is not None:
+            if self.action_null is None:
+                raise ValueError("this transformer has no null action (built with null_action=False)")
+            act = torch.where(action_drop.view(b, 1, 1), self.action_null.to(act.dtype), act)
+        act = act + self.action_pos[:k]
         st = self.state_encoder(state).unsqueeze(1)
         return torch.cat([text, act, st], dim=1), act
 
@@ -216,6 +231,7 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         text_embeds: torch.Tensor | None = None,
         rope_interpolation_scale: tuple[float, float, float] | None = None,
         action_frames: torch.Tensor | None = None,
+        action_drop: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predict the flow velocity of every latent.
 
@@ -227,6 +243,7 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
             rope_interpolation_scale: LTX RoPE scale (temporal, spatial, spatial).
             action_frames: ``(K,)`` long, the latent frame (index into F) each action token belongs
                 to; their mean goes into that frame's AdaLN modulation. None skips this path.
+            action_drop: ``(B,)`` bool, samples conditioned on the null action instead of theirs.
 
         Returns:
             ``(B, V, C, F, h, w)`` velocity (noise - data).
@@ -250,7 +267,7 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         # timestep embedding per (sample, latent frame), broadcast over the frame's tokens
         t = (timesteps.to(torch.float32) * 1000.0).reshape(-1)
         temb, emb_t = self.time_embed(t, batch_size=b, hidden_dtype=dtype)
-        ctx, act = self.encode_context(actions.to(dtype), state.to(dtype), task_index, text_embeds)
+        ctx, act = self.encode_context(actions.to(dtype), state.to(dtype), task_index, text_embeds, action_drop)
         temb = temb.view(b, f, 6 * dim)
         if action_frames is not None:
             if action_frames.shape != (act.shape[1],) or int(action_frames.max()) >= f:
@@ -279,8 +296,16 @@ class ActionConditionedLTXTransformer(LTXVideoTransformer3DModel):
         return out.reshape(b, v, -1, f, h, w)
 
 
-def transformer_from_config(cfg_t: object, latent_channels: int, action_dim: int) -> ActionConditionedLTXTransformer:
-    """Build the transformer from a :class:`~rise_env.models.dynamics.config.TransformerConfig`."""
+def transformer_from_config(
+    cfg_t: object,
+    latent_channels: int,
+    action_dim: int,
+    action_in_dim: int | None = None,
+    null_action: bool = False,
+) -> ActionConditionedLTXTransformer:
+    """Build the transformer from a :class:`~rise_env.models.dynamics.config.TransformerConfig`.
+
+    ``action_in_dim`` is the width of one action token's features (default ``action_dim``)."""
     p = cfg_t.patch_size
     return ActionConditionedLTXTransformer(
         in_channels=latent_channels * p * p,
@@ -292,6 +317,7 @@ def transformer_from_config(cfg_t: object, latent_channels: int, action_dim: int
         num_layers=cfg_t.num_layers,
         caption_channels=cfg_t.caption_channels,
         action_dim=action_dim,
+        action_in_dim=action_in_dim,
         action_hidden=cfg_t.action_hidden,
         max_action_tokens=cfg_t.max_action_tokens,
         num_tasks=cfg_t.num_tasks,
@@ -299,6 +325,7 @@ def transformer_from_config(cfg_t: object, latent_channels: int, action_dim: int
         max_views=cfg_t.max_views,
         cross_view_every=cfg_t.cross_view_every,
         cross_view_mode=cfg_t.cross_view_mode,
+        null_action=null_action,
     )
 
 

@@ -3,10 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from rise_env.data import DatasetConfig, Episode, LeRobotDatasetWriter
 from rise_env.models.dynamics import DynamicsModel
+from rise_env.models.dynamics.run import train_dynamics_run
 from rise_env.spec import agilex_cobot_magic
 from rise_env.train import main
 
@@ -125,3 +127,31 @@ def test_a_preset_below_the_dataset_resolution_trains_on_cached_resized_frames(t
     cached = sorted((out / "frame_cache").iterdir())
     assert [p.name for p in cached] == ["episode_000000_top-left_wrist-right_wrist_32x32.npy"]
     assert np.load(cached[0]).shape == (16, 3, 32, 32, 3)
+
+
+def test_vae_from_reuses_a_trained_vae_under_a_new_transformer(tmp_path):
+    root = tmp_path / "ds"
+    writer = LeRobotDatasetWriter(root, DatasetConfig(robot=agilex_cobot_magic(32, 32)))
+    for i in range(2):
+        writer.add_episode(_episode(16, i, "sort the bricks"))
+    writer.finalize()
+    common = ["--data", str(root), "--preset", "tiny", "--batch-size", "2", "--warmup-steps", "1"]
+    assert main(["dynamics", *common, "--out", str(tmp_path / "a"), "--steps", "2", "--vae-steps", "2"]) == 0
+    source = DynamicsModel.from_pretrained(tmp_path / "a" / "model")
+    assert main(["dynamics", *common, "--out", str(tmp_path / "b"), "--steps", "2", "--vae-from", str(tmp_path / "a")]) == 0
+    model = DynamicsModel.from_pretrained(tmp_path / "b" / "model")
+    for k, v in source.codec.state_dict().items():
+        assert torch.equal(v, model.codec.state_dict()[k]), k
+    log_a, log_b = ([json.loads(x) for x in (tmp_path / r / "train_log.jsonl").read_text().splitlines()] for r in "ab")
+    assert [r["phase"] for r in log_b] == ["dynamics"] * 2  # no VAE phase
+    # same seed and VAE, fresh transformer: b's transformer phase repeats a's, step for step
+    assert [r["loss"] for r in log_b] == [r["loss"] for r in log_a if r["phase"] == "dynamics"]
+
+    bigger = tmp_path / "c"
+    DynamicsModel.from_preset("tiny", height=64, width=64).save_pretrained(bigger)
+    with pytest.raises(ValueError, match="its height is 64, the preset 'tiny' needs 32"):
+        train_dynamics_run(tmp_path / "d", {**dict(data=str(root), preset="tiny", vae_from=str(bigger))})
+    with pytest.raises(ValueError, match="not both"):
+        train_dynamics_run(
+            tmp_path / "e", dict(data=str(root), preset="tiny", vae_from=str(tmp_path / "a"), init_from=str(tmp_path / "a"))
+        )

@@ -47,6 +47,36 @@ def test_actions_are_normalised_and_subsampled(tiny):
     assert tiny.action_frames(5).tolist() == [4, 5, 5, 6, 6]
 
 
+def test_relative_action_tokens_carry_the_offset_from_the_state():
+    model = DynamicsModel.from_preset("tiny", action_delta=True, action_low=[-2.0] * 14, action_high=[2.0] * 14)
+    chunk = torch.linspace(-1, 1, 10).view(1, 10, 1).expand(2, 10, 14)
+    state = torch.full((2, 14), 0.5)
+    toks = model.action_tokens(chunk, state)
+    assert toks.shape == (2, 5, 28)
+    torch.testing.assert_close(toks[..., :14], chunk[:, 1::2] / 2)  # absolute part, range [-2, 2] -> [-1, 1]
+    torch.testing.assert_close(toks[..., 14:], (chunk[:, 1::2] - 0.5) / 2)  # (a - s) in the same units
+    assert model.transformer.action_encoder[0].in_features == 28
+    with pytest.raises(ValueError, match="relative to the state"):
+        model.action_tokens(chunk)
+    with pytest.raises(ValueError, match=r"state must be \(2, 14\)"):
+        model.action_tokens(chunk, torch.zeros(2, 7))
+    out = model.imagine(
+        torch.zeros(2, 4, 3, 32, 32, 3, dtype=torch.uint8), state, chunk, steps=2, seeds=[0, 1]
+    )  # the sampling path passes the state through
+    assert out.shape == (2, 5, 3, 32, 32, 3)
+
+
+def test_models_saved_without_action_delta_load_as_absolute(tmp_path):
+    model = DynamicsModel.from_preset("tiny")
+    model.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg.pop("action_delta")  # a config.json written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    loaded = DynamicsModel.from_pretrained(tmp_path)
+    assert not loaded.config.action_delta and loaded.transformer.action_encoder[0].in_features == 14
+    assert DynamicsModel.from_preset("cpu").config.action_delta
+
+
 def test_loss_is_finite_decreases_and_only_trains_the_transformer():
     torch.manual_seed(0)
     model = DynamicsModel.from_preset("tiny", views=1, action_low=[-1.0] * 14, action_high=[1.0] * 14)
@@ -113,3 +143,58 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     direct = torch.cat([psnr(r, b["future_frames"]).mean((1, 2)) for r, b in zip(recon, batches)]).mean()
     assert res["psnr_autoencoder"] == pytest.approx(float(direct), rel=1e-5)  # the VAE-only ceiling
     assert 0 < res["ssim_autoencoder"] <= 1
+
+
+def _null_action_inputs(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    c = model.config
+    h, w = c.latent_hw
+    mem = torch.randn(2, c.views, c.latent_channels, c.memory_frames, h, w, generator=g)
+    fut = torch.randn(2, c.views, c.latent_channels, c.future_latent_frames, h, w, generator=g)
+    acts = model.action_tokens(torch.rand(2, c.action_horizon, c.action_dim, generator=g) * 2 - 1)
+    return mem, fut, torch.full((2,), 0.5), acts, torch.rand(2, c.action_dim, generator=g)
+
+
+def test_null_action_replaces_the_actions_and_guidance_extrapolates_from_it():
+    torch.manual_seed(0)
+    model = DynamicsModel.from_preset("tiny", null_action=True).eval()
+    torch.nn.init.normal_(model.transformer.action_ada[1].weight, std=0.1)  # let actions reach the output
+    mem, fut, t, acts, st = _null_action_inputs(model)
+    drop = torch.tensor([True, True])
+    with torch.no_grad():
+        v_null = model.velocity(mem, fut, t, acts, st, action_drop=drop)
+        v_null_other = model.velocity(mem, fut, t, acts.flip(0) * 0.3, st, action_drop=drop)
+        v_act = model.velocity(mem, fut, t, acts, st)
+        torch.testing.assert_close(v_null, v_null_other)  # the null branch ignores the actions
+        assert not torch.allclose(v_act, v_null, atol=1e-4)
+        torch.testing.assert_close(model.guided_velocity(mem, fut, t, acts, st, 1.0), v_act)
+        torch.testing.assert_close(model.guided_velocity(mem, fut, t, acts, st, 2.5), v_null + 2.5 * (v_act - v_null))
+
+
+def test_action_dropout_trains_the_null_branch_and_needs_a_null_action():
+    model = DynamicsModel.from_preset("tiny", null_action=True, views=1, action_low=[-1.0] * 14, action_high=[1.0] * 14)
+    batch = model.encode_batch(moving_squares(model.config, 4, seed=0))
+    other = {**batch, "actions": batch["actions"].flip(0)}
+    all_null = [model.loss(b, torch.Generator().manual_seed(1), action_dropout=0.999999) for b in (batch, other)]
+    torch.testing.assert_close(all_null[0], all_null[1])  # every sample dropped: actions do not matter
+    plain = DynamicsModel.from_preset("tiny", views=1)
+    with pytest.raises(ValueError, match="null action"):
+        plain.loss(plain.encode_batch(moving_squares(plain.config, 2, seed=0)), action_dropout=0.1)
+    with pytest.raises(ValueError, match="null_action=True"):
+        DynamicsModel.from_preset("tiny", action_guidance=2.0)
+    with pytest.raises(ValueError, match="guidance=2.0 needs"):
+        plain.imagine(torch.zeros(1, 4, 1, 32, 32, 3, dtype=torch.uint8), torch.zeros(1, 14), torch.zeros(1, 10, 14),
+                      steps=1, seeds=[0], guidance=2.0)
+
+
+def test_guided_imagination_is_seeded_and_differs_from_plain_sampling():
+    torch.manual_seed(0)
+    model = DynamicsModel.from_preset("tiny", null_action=True).eval()
+    torch.nn.init.normal_(model.transformer.action_ada[1].weight, std=0.1)
+    hist = torch.randint(0, 255, (2, 4, 3, 32, 32, 3), dtype=torch.uint8)
+    state, chunk = torch.zeros(2, 14), torch.rand(2, 10, 14)
+    a = model.imagine_latents(model.encode_memory(hist), state, chunk, steps=3, seeds=[0, 1], guidance=3.0)
+    b = model.imagine_latents(model.encode_memory(hist), state, chunk, steps=3, seeds=[0, 1], guidance=3.0)
+    plain = model.imagine_latents(model.encode_memory(hist), state, chunk, steps=3, seeds=[0, 1], guidance=1.0)
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, plain, atol=1e-4)
