@@ -201,6 +201,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dynamics", help="DynamicsModel folder (with --value, instead of --world-model)")
     p.add_argument("--value", help="ValueModel folder (with --dynamics)")
     p.add_argument("--sample-steps", type=int, default=10, help="Euler steps when assembling from --dynamics/--value")
+    p.add_argument("--action-guidance", type=float, default=None,
+                   help="action guidance weight when assembling from --dynamics/--value (default: the model's)")
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 folder the initial states are drawn from")
     p.add_argument("--out", required=True, help="asset folder to write (replaced atomically with --overwrite)")
     p.add_argument("--num-states", type=int, default=64, help="start points in the bank")
@@ -247,7 +249,9 @@ def main(argv: list[str] | None = None) -> Path:
             from rise_env.models.value import ValueModel
             from rise_env.world_model.compositional import CompositionalWorldModel, WorldModelConfig
 
-            config = WorldModelConfig(task_names=list(reader.tasks), sample_steps=args.sample_steps)
+            config = WorldModelConfig(
+                task_names=list(reader.tasks), sample_steps=args.sample_steps, action_guidance=args.action_guidance
+            )
             dyn, val = DynamicsModel.from_pretrained(args.dynamics), ValueModel.from_pretrained(args.value)
             CompositionalWorldModel(dyn, val, config).save_pretrained(wm_dir)
             wm = load_world_model(wm_dir)

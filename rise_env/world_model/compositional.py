@@ -42,6 +42,9 @@ class WorldModelConfig(BaseModel):
 
     task_names: list[str] = Field(description="Instruction of each task index.")
     sample_steps: int = Field(10, gt=0, description="Euler steps per imagined chunk (10 online, 50 for evaluation).")
+    action_guidance: float | None = Field(
+        None, gt=0, description="Action guidance weight w per imagined chunk (None: the dynamics model's default)."
+    )
     advantage_scale: float = Field(5.0, gt=0, description="Advantage multiplier before clamping (paper release: 5).")
     n_bins: int = Field(10, ge=2, description="Uniform advantage bins over [-1, 1].")
     value_batch_size: int = Field(64, gt=0, description="Frames per value-model forward pass.")
@@ -63,6 +66,9 @@ class CompositionalWorldModel:
         self.config = config
         self.device = torch.device(device)
         dc = dynamics.config
+        w = config.action_guidance
+        if w is not None and w != 1.0 and not getattr(dc, "null_action", False):
+            raise ValueError(f"action_guidance={w} needs a dynamics model trained with a null action (null_action)")
         self.robot = agilex_cobot_magic(dc.height, dc.width)
         if dc.views != len(self.robot.camera_keys):
             raise ValueError(f"dynamics model imagines {dc.views} views, the robot has {len(self.robot.camera_keys)}")
@@ -86,6 +92,7 @@ class CompositionalWorldModel:
             steps=self.config.sample_steps,
             seeds=[int(s) for s in seeds],
             task_index=tasks,
+            guidance=self.config.action_guidance,
         )  # (B, K, V, H, W, 3) uint8
         b, k = frames.shape[:2]
         scored = torch.cat([torch.as_tensor(memory[:, -1:], device=dev), frames], dim=1)  # (B, K+1, V, H, W, 3)

@@ -70,3 +70,25 @@ def test_vector_env_runs_on_the_world_model(world_model):
     assert info["frames"].shape == (2, 5, 3, 32, 32, 3)
     np.testing.assert_allclose(rew, info["advantage"], rtol=1e-6)
     np.testing.assert_array_equal(obs["right_wrist"], info["frames"][:, -1, 2])
+
+
+def test_action_guidance_reaches_the_dynamics_model():
+    torch.manual_seed(0)
+    dynamics = DynamicsModel.from_preset("tiny", null_action=True)
+    wm = CompositionalWorldModel(
+        dynamics, BrightnessValue(), WorldModelConfig(task_names=["sort", "pack"], sample_steps=2, action_guidance=3.0)
+    )
+    memory, state, actions, tasks, seeds = _inputs(wm)
+    out = wm.imagine_chunk(memory, state, actions, tasks, seeds)
+    direct = dynamics.imagine(torch.as_tensor(memory), torch.as_tensor(state), torch.as_tensor(actions), steps=2,
+                              seeds=[int(s) for s in seeds], task_index=torch.as_tensor(tasks), guidance=3.0)
+    np.testing.assert_array_equal(out.frames, direct.numpy())
+    plain = dynamics.imagine(torch.as_tensor(memory), torch.as_tensor(state), torch.as_tensor(actions), steps=2,
+                             seeds=[int(s) for s in seeds], task_index=torch.as_tensor(tasks))
+    assert not np.array_equal(out.frames, plain.numpy())
+
+
+def test_action_guidance_without_a_null_action_is_refused():
+    dynamics = DynamicsModel.from_preset("tiny")
+    with pytest.raises(ValueError, match="null action"):
+        CompositionalWorldModel(dynamics, BrightnessValue(), WorldModelConfig(task_names=["sort"], action_guidance=2.0))
