@@ -270,7 +270,8 @@ class DynamicsModel(nn.Module):
         Memory latents get flow noise at level ``context_noise`` but keep t = 0 (as when sampling), so
         the model learns to trust imperfect (re-encoded imagined) memories. A fraction ``action_dropout``
         of the samples (drawn from ``generator``) is conditioned on the null action instead of its own,
-        which teaches the unconditional velocity that action guidance needs.
+        which teaches the unconditional velocity that action guidance needs. All noise is drawn on the
+        generator's device (on the model's device without one).
         """
         c, dev = self.config, self.device
         for key in ("actions", "state"):
@@ -293,8 +294,10 @@ class DynamicsModel(nn.Module):
         tid = batch.get("task_index")
         tid = None if tid is None else torch.as_tensor(tid, device=dev).long().reshape(b)
 
+        draw_on = dev if generator is None else generator.device  # a device generator keeps the host out of it
+
         def randn(x: torch.Tensor) -> torch.Tensor:
-            return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(dev)
+            return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=draw_on).to(dev)
 
         s = c.context_noise
         memory = (1.0 - s) * memory + s * randn(memory)
@@ -306,7 +309,7 @@ class DynamicsModel(nn.Module):
         if action_dropout > 0:
             if not c.null_action:
                 raise ValueError("action_dropout needs a model with a null action (config.null_action=True)")
-            drop = (torch.rand(b, generator=generator) < action_dropout).to(dev)
+            drop = (torch.rand(b, generator=generator, device=draw_on) < action_dropout).to(dev)
         pred = self.velocity(memory, x_t, t, acts, st, tid, batch.get("text_embeds"), action_drop=drop)
         mask = torch.ones(b, future.shape[3], device=dev)
         return velocity_loss(pred, eps - future, mask)

@@ -14,8 +14,8 @@ import torch
 def logit_normal_t(
     n: int, mean: float = 0.2, std: float = 1.0, generator: torch.Generator | None = None, device: str = "cpu"
 ) -> torch.Tensor:
-    """``(n,)`` training times ``sigmoid(N(mean, std))`` in (0, 1)."""
-    z = torch.randn(n, generator=generator) * std + mean
+    """``(n,)`` training times ``sigmoid(N(mean, std))`` in (0, 1), drawn on the generator's device."""
+    z = torch.randn(n, generator=generator, device=device if generator is None else generator.device) * std + mean
     return torch.sigmoid(z).to(device)
 
 

@@ -68,7 +68,8 @@ class DynamicsTrainer:
         model.codec.requires_grad_(False)
         params = [p for p in model.transformer.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
-        self.generator = torch.Generator().manual_seed(seed)
+        # on the model's device: drawing the flow noise on the host made GPU training host-bound
+        self.generator = torch.Generator(device=model.device).manual_seed(seed)
         self.steps_done = 0
 
     def current_lr(self) -> float:
