@@ -27,6 +27,9 @@ def test_benchmark_writes_result_json(tmp_path):
                 "1",
                 "--threads",
                 "1",
+                "--guidance",
+                "1",
+                "3",
                 "--peak-size",
                 "256",
                 "--out",
@@ -48,6 +51,11 @@ def test_benchmark_writes_result_json(tmp_path):
         "device",
     ):
         assert key in res, key
-    assert set(res["ms_per_chunk"]) == {"1", "2"} and res["flops_per_chunk"] > 0 and res["peak_gflops"] > 0
+    assert set(res["ms_per_chunk"]) == {"1", "2", "1@w3", "2@w3"}
+    assert res["flops_per_chunk"] > 0 and res["peak_gflops"] > 0
     stages = res["flops_per_chunk_by_stage"]
     assert stages["total"] == stages["encode"] + stages["denoise"] + stages["decode"]
+    # guidance evaluates the transformer on the actions and on the null action: twice the denoise FLOPs
+    guided = res["denoise_flops_by_guidance"]
+    assert guided["1"] == stages["denoise"] and abs(guided["3"] / guided["1"] - 2) < 0.05
+    assert set(res["meets_target"]) == {"1", "1@w3"}
