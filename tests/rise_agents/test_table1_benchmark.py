@@ -38,6 +38,18 @@ def test_rows_share_seeds_and_files_are_written(tmp_path):
     assert strip(result["rows"]["bc"]) == strip(result["rows"]["rise"])
     table = out.with_suffix(".md").read_text()
     assert "| bc |" in table and "| rise |" in table and "35%" in table  # paper column for known rows
+    assert result["paired_score_differences"] == {}  # the default pairs need a recap row
+
+
+def test_paired_difference_is_trial_by_trial():
+    bench = _bench()
+    row = lambda scores: {"per_trial": [{"seed": s, "score": v} for s, v in zip([3, 1, 2], scores)]}  # noqa: E731
+    d = bench.paired_difference(row([4.0, 2.0, 3.0]), row([1.0, 1.0, 1.0]))
+    assert d["mean"] == pytest.approx(2.0) and d["trials"] == 3
+    assert d["ci95_half_width"] == pytest.approx(1.96 * 1.0 / 3**0.5)  # differences 3, 1, 2: sd 1
+    other = {"per_trial": [{"seed": 9, "score": 0.0}, {"seed": 1, "score": 0.0}, {"seed": 2, "score": 0.0}]}
+    with pytest.raises(ValueError, match="different seeds"):
+        bench.paired_difference(row([1.0, 1.0, 1.0]), other)
 
 
 def test_bad_policy_arguments_are_refused(tmp_path, capsys):
@@ -47,3 +59,6 @@ def test_bad_policy_arguments_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         _bench().main(["--policy", f"bc={tmp_path / 'missing'}"])
     assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _bench().main(["--policy", f"bc={tmp_path}", "--compare", "rise-bc"])
+    assert "expected A-B with rows A and B" in capsys.readouterr().err
