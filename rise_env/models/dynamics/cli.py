@@ -57,8 +57,8 @@ from pathlib import Path
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
     "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views "
-    "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device log_every "
-    "workers frame_cache"
+    "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device "
+    "log_every workers frame_cache"
 ).split()
 
 

@@ -190,7 +190,8 @@ def model_with_vae_of(source: str | Path, config: DynamicsConfig) -> DynamicsMod
             )
     model = DynamicsModel(config)
     prefix = "codec."
-    state = {k[len(prefix) :]: v.float() for k, v in read_state_dict(src / WEIGHTS_NAME).items() if k.startswith(prefix)}
+    weights = read_state_dict(src / WEIGHTS_NAME)
+    state = {k[len(prefix) :]: v.float() for k, v in weights.items() if k.startswith(prefix)}
     load_checked(model.codec, state, strict=True)
     return model
 

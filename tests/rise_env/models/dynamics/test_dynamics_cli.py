@@ -138,7 +138,8 @@ def test_vae_from_reuses_a_trained_vae_under_a_new_transformer(tmp_path):
     common = ["--data", str(root), "--preset", "tiny", "--batch-size", "2", "--warmup-steps", "1"]
     assert main(["dynamics", *common, "--out", str(tmp_path / "a"), "--steps", "2", "--vae-steps", "2"]) == 0
     source = DynamicsModel.from_pretrained(tmp_path / "a" / "model")
-    assert main(["dynamics", *common, "--out", str(tmp_path / "b"), "--steps", "2", "--vae-from", str(tmp_path / "a")]) == 0
+    argv_b = ["dynamics", *common, "--out", str(tmp_path / "b"), "--steps", "2", "--vae-from", str(tmp_path / "a")]
+    assert main(argv_b) == 0
     model = DynamicsModel.from_pretrained(tmp_path / "b" / "model")
     for k, v in source.codec.state_dict().items():
         assert torch.equal(v, model.codec.state_dict()[k]), k
@@ -153,5 +154,6 @@ def test_vae_from_reuses_a_trained_vae_under_a_new_transformer(tmp_path):
         train_dynamics_run(tmp_path / "d", {**dict(data=str(root), preset="tiny", vae_from=str(bigger))})
     with pytest.raises(ValueError, match="not both"):
         train_dynamics_run(
-            tmp_path / "e", dict(data=str(root), preset="tiny", vae_from=str(tmp_path / "a"), init_from=str(tmp_path / "a"))
+            tmp_path / "e",
+            dict(data=str(root), preset="tiny", vae_from=str(tmp_path / "a"), init_from=str(tmp_path / "a")),
         )
