@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
         "decode": count_flops(lambda: model.codec.decode_frames(lat)),
     }
     flops["total"] = sum(flops.values())
-    denoise_flops = {
-        f"{w:g}": count_flops(
+    denoise_flops = {  # plain sampling is counted above; guided sampling adds the null-action branch
+        f"{w:g}": flops["denoise"] if w == 1.0 else count_flops(
             lambda w=w: model.imagine_latents(mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w)
         )
         for w in args.guidance

@@ -22,6 +22,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from rise_env.utils import atomic_write_text, write_result_json  # noqa: E402
@@ -46,8 +48,6 @@ def evaluate(name: str, policy: str, trials: int, seed: int, height: int, width:
 
 def paired_difference(a: dict, b: dict) -> dict:
     """Trial-by-trial score difference of two rows run on the same seeds: mean and 95 % half-width."""
-    import numpy as np
-
     sa, sb = ({t["seed"]: t["score"] for t in r["per_trial"]} for r in (a, b))
     if sa.keys() != sb.keys():
         raise ValueError(f"rows ran different seeds: {sorted(sa)} vs {sorted(sb)}")

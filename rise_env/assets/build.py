@@ -222,6 +222,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if bool(args.world_model) == bool(args.dynamics or args.value) or bool(args.dynamics) != bool(args.value):
         p.error("pass either --world-model DIR, or both --dynamics DIR and --value DIR")
+    if args.world_model and args.action_guidance is not None:
+        p.error("--action-guidance applies when assembling from --dynamics/--value; --world-model keeps its own")
     if args.num_states < 1 or args.actions_horizon < 1:
         p.error("--num-states and --actions-horizon must be >= 1")
     return args

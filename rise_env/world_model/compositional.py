@@ -66,9 +66,8 @@ class CompositionalWorldModel:
         self.config = config
         self.device = torch.device(device)
         dc = dynamics.config
-        w = config.action_guidance
-        if w is not None and w != 1.0 and not getattr(dc, "null_action", False):
-            raise ValueError(f"action_guidance={w} needs a dynamics model trained with a null action (null_action)")
+        if config.action_guidance is not None:
+            dc.check_guidance(config.action_guidance)  # fail when the world model is built, not at the first step
         self.robot = agilex_cobot_magic(dc.height, dc.width)
         if dc.views != len(self.robot.camera_keys):
             raise ValueError(f"dynamics model imagines {dc.views} views, the robot has {len(self.robot.camera_keys)}")

@@ -169,6 +169,13 @@ class DynamicsConfig(BaseModel):
     sample_steps: int = Field(10, gt=0, description="Default Euler steps (10 online, 50 for evaluation).")
     rope_frame_rate: float = Field(25.0, gt=0.0, description="Frame rate in LTX's RoPE interpolation scale.")
 
+    def check_guidance(self, guidance: float) -> None:
+        """Raise unless action guidance ``guidance`` can be sampled: w != 1 needs the learned null action."""
+        if guidance != 1.0 and not self.null_action:
+            raise ValueError(
+                f"action guidance={guidance} needs a null action (null_action=True, trained with action dropout)"
+            )
+
     @model_validator(mode="after")
     def _check(self) -> DynamicsConfig:
         if len(self.action_low) != self.action_dim or len(self.action_high) != self.action_dim:
@@ -178,8 +185,7 @@ class DynamicsConfig(BaseModel):
             )
         if any(h <= lo for lo, h in zip(self.action_low, self.action_high)):
             raise ValueError("every action_high value must be greater than its action_low")
-        if self.action_guidance != 1.0 and not self.null_action:
-            raise ValueError(f"action_guidance={self.action_guidance} needs null_action=True (a trained null action)")
+        self.check_guidance(self.action_guidance)
         if self.action_horizon // self.action_stride != self.future_frames:
             raise ValueError(
                 f"action_horizon / action_stride = {self.action_horizon // self.action_stride} world-model actions "

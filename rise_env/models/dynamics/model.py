@@ -149,8 +149,7 @@ class DynamicsModel(nn.Module):
         """
         if guidance == 1.0:
             return self.velocity(memory, future, t, actions, state, task_index, text_embeds)
-        if not self.config.null_action:
-            raise ValueError(f"guidance={guidance} needs a model trained with a null action (config.null_action)")
+        self.config.check_guidance(guidance)
         b = memory.shape[0]
         two = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
         drop = torch.arange(2 * b, device=future.device) >= b

@@ -70,6 +70,8 @@ def test_existing_output_needs_overwrite(built):
         build_main(argv)
     with pytest.raises(SystemExit):
         build_main(argv[:2] + argv[4:])  # neither --world-model nor --dynamics/--value
+    with pytest.raises(SystemExit):
+        build_main(argv + ["--action-guidance", "3"])  # a saved world model keeps its own sampling settings
 
 
 def test_bundled_default_is_verified_before_use(built, tmp_path, monkeypatch):
