@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from rise_agents.algos import checkpoint as ckpt
 from rise_agents.algos.config import RESUMABLE_FIELDS, TASKS, TrainConfig
-from rise_agents.algos.data import ChunkDataset
-from rise_agents.policies import AdvantageConditionedPolicy, NormStats, get_policy_config
+from rise_agents.algos.data import ChunkDataset, delta_action_quantiles
+from rise_agents.policies import AdvantageConditionedPolicy, NormStats, QuantileNormalizer, get_policy_config
+from rise_agents.policies.advantage_policy import joint_delta_mask
 from rise_env.data import LeRobotDatasetReader
 from rise_env.utils import atomic_write_text
 
@@ -123,12 +124,22 @@ class Algorithm:
             return AdvantageConditionedPolicy.from_pretrained(previous / ckpt.POLICY_DIR)
         if self.init_from():
             policy = AdvantageConditionedPolicy.from_pretrained(self.init_from())
+            if self.cfg.delta_actions and policy.config.delta_action_mask is None:
+                raise ValueError(f"--delta-actions: {self.init_from()} predicts absolute actions; a policy keeps "
+                                 "the action space it was trained in (start fresh instead)")
         else:
             stats_file = self.reader.root / "meta" / "stats.json"
             stats = NormStats.from_file(stats_file) if stats_file.is_file() else None
             tasks = [m.task for m in self.reader.episodes if m.task]
             task = max(set(tasks), key=tasks.count) if tasks else TASKS[self.cfg.task]
-            pcfg = get_policy_config(self.cfg.policy_preset, task=task, ema_decay=self.cfg.ema_decay)
+            mask = joint_delta_mask() if self.cfg.delta_actions else None
+            pcfg = get_policy_config(
+                self.cfg.policy_preset, task=task, ema_decay=self.cfg.ema_decay, delta_action_mask=mask
+            )
+            if mask is not None:
+                q01, q99 = delta_action_quantiles(self.reader, mask, pcfg.vla.action_horizon, seed=self.cfg.seed)
+                base = stats or NormStats.from_robot()
+                stats = NormStats(base.state, QuantileNormalizer(q01, q99, "actions"), base.source + ", delta actions")
             policy = AdvantageConditionedPolicy(pcfg, stats)
         # a new run (fresh or fine-tuned) floors its ranges; a resumed one keeps the stats it saved
         policy.norm_stats = policy.norm_stats.widened(self.cfg.min_norm_span, policy.robot)

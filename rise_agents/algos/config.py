@@ -32,6 +32,10 @@ class TrainConfig(BaseModel):
     out: str | None = Field(None, description="Run directory; default runs/<algo>_<task>.")
     policy_preset: str = Field("cpu", description="Policy size preset: tiny, cpu or pi05.")
     init_from: str | None = Field(None, description="Policy directory (save_pretrained) to start from.")
+    delta_actions: bool = Field(
+        False, description="A fresh policy predicts arm joints relative to the current state (grippers absolute), "
+        "with action statistics computed on those deltas (openpi DeltaActions).",
+    )
     steps: int = Field(3000, gt=0, description="Optimiser steps of the whole run.")
     batch_size: int = Field(16, gt=0, description="Samples per optimiser step.")
     lr: float = Field(1e-4, gt=0, description="Peak learning rate (paper: cosine 1e-4).")

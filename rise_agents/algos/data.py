@@ -31,6 +31,25 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int], chunk: int = 256) -
     return np.concatenate(out) if out else np.zeros((0, *size, 3), np.uint8)
 
 
+def delta_action_quantiles(
+    reader: LeRobotDatasetReader, mask: Sequence[bool], horizon: int, max_frames: int = 20000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """q01, q99 (14,) of ``actions[t + k] − mask · state[t]`` over chunk steps k < ``horizon``.
+
+    The statistics a delta-action policy normalises its targets with; chunks stop at their
+    episode's end (openpi computes its norm stats on the transformed chunks the same way).
+    """
+    frames = np.arange(reader.num_frames)
+    if len(frames) > max_frames:
+        frames = np.sort(np.random.default_rng(seed).choice(frames, max_frames, replace=False))
+    ends = np.array([reader.episodes[e].to_index for e in reader.episode_index[frames]])
+    idx = frames[:, None] + np.arange(int(horizon))[None]
+    valid = idx < ends[:, None]
+    delta = reader.actions[np.minimum(idx, ends[:, None] - 1)] - reader.states[frames][:, None] * np.asarray(mask)
+    values = delta[valid]
+    return np.quantile(values, 0.01, axis=0), np.quantile(values, 0.99, axis=0)
+
+
 class ChunkDataset:
     """Samples of the chosen episodes of a dataset, with per-frame advantage bins.
 

@@ -53,6 +53,16 @@ class PolicyConfig(BaseModel):
     use_ema: bool = Field(True, description="Keep an EMA copy of the weights (the rollout policy).")
     ema_decay: float = Field(0.995, ge=0.0, lt=1.0, description="EMA decay per update (paper: 0.995).")
     clip_to_limits: bool = Field(True, description="Clip predicted chunks to the robot's joint limits.")
+    delta_action_mask: tuple[bool, ...] | None = Field(
+        None,
+        description="Per action dim: True = the network predicts the action minus the current state (openpi "
+        "DeltaActions; ALOHA-style: joints True, grippers False). None = absolute actions.",
+    )
+
+
+def joint_delta_mask(robot: RobotSpec | None = None) -> tuple[bool, ...]:
+    """Delta-action mask of the robot: arm joints relative to the state, grippers absolute."""
+    return tuple(not name.endswith("gripper") for name in (robot or agilex_cobot_magic()).joint_names)
 
 
 def get_policy_config(name: str = "cpu", **overrides: Any) -> PolicyConfig:
@@ -94,6 +104,12 @@ class AdvantageConditionedPolicy(nn.Module):
                 f"norm stats have state/action dims {(norm_stats.state.dim, norm_stats.actions.dim)}; expected {dims}"
             )
         self.norm_stats = norm_stats
+        mask = self.config.delta_action_mask
+        if mask is not None and len(mask) != self.config.vla.env_action_dim:
+            raise ValueError(f"delta_action_mask has {len(mask)} entries; expected env_action_dim = {dims[1]}")
+        self.register_buffer(
+            "delta_mask", torch.tensor(mask or [False] * dims[1], dtype=torch.float32), persistent=False
+        )
         self.ema = EMA(self.vla.model, self.config.ema_decay) if self.config.use_ema else None
         low, high = self.robot.action_limits()
         self.register_buffer("action_low", torch.as_tensor(low), persistent=False)
@@ -140,6 +156,14 @@ class AdvantageConditionedPolicy(nn.Module):
             out["image_masks"] = B.as_tensor(obs[B.IMAGE_MASKS], torch.bool).to(self.device)
         return out
 
+    def to_model_actions(self, actions: Tensor, state: Tensor) -> Tensor:
+        """Absolute (B, H, 14) actions → normalised network targets (delta dims minus the state (B, 14))."""
+        return self.norm_stats.actions.normalize(actions - (state * self.delta_mask)[:, None])
+
+    def from_model_actions(self, actions: Tensor, state: Tensor) -> Tensor:
+        """Inverse of ``to_model_actions``: normalised (B, H, 14) → absolute joint units."""
+        return self.norm_stats.actions.unnormalize(actions) + (state * self.delta_mask)[:, None]
+
     # ------------------------------------------------------------------ acting
     def sample_actions(
         self,
@@ -160,6 +184,7 @@ class AdvantageConditionedPolicy(nn.Module):
         ``noise`` (B, H, action_dim) is in the normalised action space (DSRL / PPO hook).
         """
         runner = self._runner(use_ema)
+        state = B.as_tensor(obs[B.STATE_KEY], torch.float32).to(self.device)
         flow = runner.sample_actions(
             self.to_model_inputs(obs),
             advantage_bin,
@@ -172,7 +197,7 @@ class AdvantageConditionedPolicy(nn.Module):
             guidance_weight=guidance_weight,
             generator=generator,
         )
-        actions = self.norm_stats.actions.unnormalize(flow.actions[..., : self.config.vla.env_action_dim].float())
+        actions = self.from_model_actions(flow.actions[..., : self.config.vla.env_action_dim].float(), state)
         if self.config.clip_to_limits:
             actions = torch.maximum(torch.minimum(actions, self.action_high), self.action_low)
         return PolicySample(actions=actions, flow=flow)
@@ -216,7 +241,8 @@ class AdvantageConditionedPolicy(nn.Module):
                 raise KeyError(f"batch is missing {key!r}; expected keys {B.BATCH_KEYS}")
         inputs = self.to_model_inputs(batch)
         actions = B.as_tensor(batch[B.ACTIONS], torch.float32).to(self.device)
-        inputs["actions"] = self.norm_stats.actions.normalize(actions)
+        state = B.as_tensor(batch[B.STATE_KEY], torch.float32).to(self.device)
+        inputs["actions"] = self.to_model_actions(actions, state)
         inputs["advantage_bin"] = B.as_tensor(batch[B.ADVANTAGE_BIN], torch.long)
         if batch.get(B.ACTION_IS_PAD) is not None:
             inputs["action_is_pad"] = B.as_tensor(batch[B.ACTION_IS_PAD], torch.bool)
