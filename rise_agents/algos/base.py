@@ -136,6 +136,8 @@ class Algorithm:
             pcfg = get_policy_config(
                 self.cfg.policy_preset, task=task, ema_decay=self.cfg.ema_decay, delta_action_mask=mask
             )
+            if self.cfg.number_embedding_init:
+                pcfg = pcfg.model_copy(update={"vla": pcfg.vla.model_copy(update={"number_embedding_init": True})})
             if mask is not None:
                 q01, q99 = delta_action_quantiles(self.reader, mask, pcfg.vla.action_horizon, seed=self.cfg.seed)
                 base = stats or NormStats.from_robot()

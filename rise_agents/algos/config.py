@@ -32,6 +32,9 @@ class TrainConfig(BaseModel):
     out: str | None = Field(None, description="Run directory; default runs/<algo>_<task>.")
     policy_preset: str = Field("cpu", description="Policy size preset: tiny, cpu or pi05.")
     init_from: str | None = Field(None, description="Policy directory (save_pretrained) to start from.")
+    number_embedding_init: bool = Field(
+        False, description="A fresh policy starts its number-token embeddings with a sin-cos code of their value.",
+    )
     delta_actions: bool = Field(
         False, description="A fresh policy predicts arm joints relative to the current state (grippers absolute), "
         "with action statistics computed on those deltas (openpi DeltaActions).",

@@ -51,10 +51,11 @@ class PolicyPredictor:
     """Chunks from an ``AdvantageConditionedPolicy`` prompted with ``advantage_bin``."""
 
     def __init__(self, policy_dir: str | Path, advantage_bin: int = 10, num_steps: int | None = None,
-                 use_ema: bool | None = None) -> None:
+                 use_ema: bool | None = None, noise_temperature: float = 1.0) -> None:
         self.dir = resolve_policy_dir(policy_dir)
         self.policy = AdvantageConditionedPolicy.from_pretrained(self.dir).eval()
         self.advantage_bin, self.num_steps, self.use_ema = advantage_bin, num_steps, use_ema
+        self.noise_temperature = noise_temperature
         self.horizon = self.policy.config.vla.action_horizon
         self.generator = torch.Generator()
 
@@ -63,7 +64,8 @@ class PolicyPredictor:
 
     def chunk(self, obs: dict) -> np.ndarray:
         return self.policy.predict_chunk(
-            obs, self.advantage_bin, use_ema=self.use_ema, num_steps=self.num_steps, generator=self.generator
+            obs, self.advantage_bin, use_ema=self.use_ema, num_steps=self.num_steps, generator=self.generator,
+            noise_temperature=self.noise_temperature,
         )
 
 

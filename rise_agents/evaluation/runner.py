@@ -37,6 +37,9 @@ class EvalConfig(BaseModel):
     blend: Literal["linear", "none"] = Field("linear", description="How a new chunk joins the remaining plan.")
     num_steps: int | None = Field(None, gt=0, description="Euler steps of the policy's sampler (None: its default).")
     use_ema: bool | None = Field(None, description="Use the EMA weights (None: when the policy has them).")
+    noise_temperature: float = Field(
+        1.0, ge=0, description="Std of the policy's initial flow noise (below 1: nearer the modes; 0: deterministic)."
+    )
     height: int | None = Field(None, gt=0, description="Camera height; None: the training data's, else the policy's.")
     width: int | None = Field(None, gt=0, description="Camera width; None: the training data's, else the policy's.")
     num_bricks: int = Field(4, ge=1, description="Bricks per episode.")
@@ -65,7 +68,7 @@ class Evaluator:
             torch.set_num_threads(config.num_threads)
         self.cfg, self.progress = config, progress
         self.predictor = ExpertPredictor() if config.policy == EXPERT else PolicyPredictor(
-            config.policy, config.advantage_bin, config.num_steps, config.use_ema
+            config.policy, config.advantage_bin, config.num_steps, config.use_ema, config.noise_temperature
         )
         horizon = self.predictor.horizon
         if horizon is not None and config.execute_steps > horizon:

@@ -178,6 +178,7 @@ class AdvantageConditionedPolicy(nn.Module):
         guidance_weight: float = 1.0,
         use_ema: bool = False,
         generator: torch.Generator | None = None,
+        noise_temperature: float = 1.0,
     ) -> PolicySample:
         """Batched observation → ``PolicySample`` (absolute (B, H, 14) actions + normalised flow output).
 
@@ -196,6 +197,7 @@ class AdvantageConditionedPolicy(nn.Module):
             sde_steps=sde_steps,
             guidance_weight=guidance_weight,
             generator=generator,
+            noise_temperature=noise_temperature,
         )
         actions = self.from_model_actions(flow.actions[..., : self.config.vla.env_action_dim].float(), state)
         if self.config.clip_to_limits:
@@ -212,6 +214,7 @@ class AdvantageConditionedPolicy(nn.Module):
         num_steps: int | None = None,
         guidance_weight: float = 1.0,
         generator: torch.Generator | None = None,
+        noise_temperature: float = 1.0,
     ) -> np.ndarray:
         """Env observation (single or batched) → (H, 14) or (B, H, 14) float32 absolute joint chunk.
 
@@ -229,6 +232,7 @@ class AdvantageConditionedPolicy(nn.Module):
             guidance_weight=guidance_weight,
             use_ema=use_ema,
             generator=generator,
+            noise_temperature=noise_temperature,
         )
         chunk = out.actions.cpu().numpy().astype(np.float32)
         return chunk if batched else chunk[0]

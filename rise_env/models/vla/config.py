@@ -125,6 +125,11 @@ class VLAConfig(BaseModel):
     action_horizon: int = Field(50, gt=0, description="Action chunk length H.")
     max_token_len: int = Field(200, gt=0, description="Prompt tokens (right-padded / truncated to this).")
     discrete_state_input: bool = Field(True, description="Put 256-bin state tokens in the prompt (π0.5).")
+    number_embedding_init: bool = Field(
+        False,
+        description="A fresh model starts the number tokens 0..state_bins-1 with a sin-cos code of their value "
+        "(pretrained Gemma embeddings already order numbers; a from-scratch prefix must learn it).",
+    )
     tokenizer: str = Field(
         "byte",
         description="'byte' (offline, defined in code) or a local path to a SentencePiece .model "

@@ -15,6 +15,7 @@ Batch contract of ``AdvantageVLA.loss`` (everything already normalised; see the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -38,6 +39,31 @@ OBS_KEYS = (IMAGES, IMAGE_MASKS, STATE, TASK)
 BATCH_KEYS = (IMAGES, IMAGE_MASKS, STATE, ACTIONS, TASK, ADVANTAGE_BIN, ACTION_IS_PAD)
 
 
+@torch.no_grad()
+def init_number_embeddings(weight: Tensor, tokenizer: Tokenizer, values: int, channels: int = 32,
+                           amplitude: float = 0.08) -> int:
+    """Write a sin-cos code of n into the first ``channels`` columns of the rows of tokens "n" / " n".
+
+    weight: (vocab, width) embedding matrix. Periods run geometrically from 4 to 2·``values`` so
+    neighbouring numbers get similar rows and the value is linearly readable. Numbers that do not
+    encode to a single token are skipped; returns the number of rows written.
+    """
+    if weight.is_meta:
+        return 0
+    k = channels // 2
+    periods = 4.0 * (2.0 * values / 4.0) ** (torch.arange(k, dtype=torch.float64) / max(1, k - 1))
+    written = 0
+    for n in range(values):
+        angle = 2 * math.pi * n / periods
+        code = amplitude * torch.cat([torch.sin(angle), torch.cos(angle)]).to(weight.dtype)
+        for text in (str(n), f" {n}"):
+            ids = tokenizer.encode(text)
+            if len(ids) == 1:
+                weight[ids[0], : 2 * k] = code
+                written += 1
+    return written
+
+
 class AdvantageVLA(nn.Module):
     """π0.5 network with advantage prompts, CFG and the shared sampling / loss API."""
 
@@ -49,6 +75,9 @@ class AdvantageVLA(nn.Module):
         if self.tokenizer.vocab_size > cfg.vocab_size:
             raise ValueError(f"tokenizer has {self.tokenizer.vocab_size} tokens but vocab_size is {cfg.vocab_size}")
         self.prompt = PromptBuilder(cfg.prompt, self.tokenizer, cfg.max_token_len, cfg.discrete_state_input)
+        if model is None and cfg.number_embedding_init:
+            embed = self.model.paligemma_with_expert.language_model.embed_tokens
+            init_number_embeddings(embed.weight, self.tokenizer, cfg.prompt.state_bins)
 
     @property
     def device(self) -> torch.device:
@@ -125,17 +154,21 @@ class AdvantageVLA(nn.Module):
         sde_steps: Literal["all", "one"] = "all",
         guidance_weight: float = 1.0,
         generator: torch.Generator | None = None,
+        noise_temperature: float = 1.0,
     ) -> FlowSample:
         """Sample normalised action chunks (B, H, action_dim) from noise (B, H, action_dim) at t = 1.
 
         ``return_chain`` adds the chain (B, K+1, H, D), per-step log-probs (B, K) over the real
-        action dims, and the stochastic-step mask. ``noise`` is the DSRL / PPO hook.
+        action dims, and the stochastic-step mask. ``noise`` is the DSRL / PPO hook; without it the
+        noise is drawn ~ N(0, noise_temperature²) (below 1: samples nearer the modes, 0: deterministic).
         """
+        if noise_temperature < 0:
+            raise ValueError(f"noise_temperature must be >= 0; got {noise_temperature}")
         fn = self.velocity_fn(obs, advantage_bin, guidance_weight)
         b = obs[IMAGES].shape[0]
         shape = (b, self.cfg.action_horizon, self.cfg.action_dim)
         if noise is None:
-            noise = torch.randn(shape, generator=generator).to(self.device)
+            noise = (noise_temperature * torch.randn(shape, generator=generator)).to(self.device)
         elif tuple(noise.shape) != shape:
             raise ValueError(f"noise must be {shape}; got {tuple(noise.shape)}")
         sampler = FlowSampler(num_steps or self.cfg.num_steps, mode, noise_level, sde_steps)

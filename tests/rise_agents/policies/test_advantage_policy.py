@@ -191,3 +191,21 @@ def test_policy_from_openpi_style_checkpoint_directory(tmp_path):
     for a, b in zip(source.state_dict().values(), policy.vla.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert policy.predict_chunk(_obs()).shape == (8, 14)
+
+
+def test_noise_temperature_scales_the_initial_noise():
+    policy = _policy()
+    obs, g = _obs(), lambda s: torch.Generator().manual_seed(s)
+    default = policy.predict_chunk(obs, generator=g(0))
+    np.testing.assert_array_equal(policy.predict_chunk(obs, generator=g(0), noise_temperature=1.0), default)
+    cold = [policy.predict_chunk(obs, generator=g(s), noise_temperature=0.0) for s in (0, 1)]
+    np.testing.assert_array_equal(cold[0], cold[1])  # no noise: the seed no longer matters
+    cfg = policy.config.vla
+    zero = policy.sample_actions(ap.B.add_batch_dim(obs), noise=torch.zeros(1, cfg.action_horizon, cfg.action_dim),
+                                 use_ema=True).actions[0].numpy()
+    np.testing.assert_array_equal(cold[0], zero)
+    half = policy.sample_actions(ap.B.add_batch_dim(obs), noise=0.5 * torch.randn(1, cfg.action_horizon, cfg.action_dim,
+                                 generator=g(3)), use_ema=True).actions[0].numpy()
+    np.testing.assert_array_equal(policy.predict_chunk(obs, generator=g(3), noise_temperature=0.5), half)
+    with pytest.raises(ValueError, match="noise_temperature must be >= 0"):
+        policy.predict_chunk(obs, noise_temperature=-0.1)

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from rise_env.models.vla import ByteTokenizer, PromptBuilder, PromptConfig, advantage_to_bin, discretize_state
+from rise_env.models.vla import (
+    AdvantageVLA,
+    ByteTokenizer,
+    PromptBuilder,
+    PromptConfig,
+    advantage_to_bin,
+    discretize_state,
+    get_vla_config,
+)
+from rise_env.models.vla.pipeline import init_number_embeddings
 from rise_env.models.vla.tokenizer import HFTokenizer, load_tokenizer
 
 
@@ -92,3 +101,34 @@ def test_sentencepiece_model_from_local_path(tmp_path):
     assert tok.decode(ids[1:]) == "Task: pick up the box"
     tokens, mask = PromptBuilder(PromptConfig(), tok, max_len=64)(["pick"], [3], np.zeros((1, 4)))
     assert tokens[0, 0] == 2 and mask[0].sum() < 64
+
+
+def test_number_embedding_init_codes_the_value_of_number_tokens():
+    tok = ByteTokenizer()
+    weight = torch.zeros(tok.vocab_size, 64)
+    written = init_number_embeddings(weight, tok, values=256, channels=32, amplitude=0.1)
+    assert written == 512  # "n" and " n" for n in 0..255
+    rows = torch.stack([weight[tok.encode(f" {n}")[0], :32] for n in range(256)])
+    torch.testing.assert_close(rows, torch.stack([weight[tok.encode(str(n))[0], :32] for n in range(256)]))
+    assert not weight[:, 32:].any() and not weight[tok.encode("a")[0]].any()  # other rows/channels untouched
+    sim = torch.nn.functional.cosine_similarity(rows[100:101], rows, dim=1)
+    assert sim[99] > sim[90] > sim[50] and sim[101] > sim[110] > sim[150]  # nearer values, nearer rows
+    # the value is linearly readable from the code: least squares recovers n to within a bin
+    x = torch.cat([rows, torch.ones(256, 1)], dim=1).double()
+    n = torch.arange(256, dtype=torch.float64)[:, None]
+    fit = x @ torch.linalg.lstsq(x, n).solution
+    assert (fit - n).abs().max() < 1.0
+
+
+def test_number_embedding_init_is_off_by_default_and_reaches_fresh_models_only():
+    plain = AdvantageVLA(get_vla_config("tiny"))
+    on = get_vla_config("tiny").model_copy(update={"number_embedding_init": True})
+    coded = AdvantageVLA(on)
+    row = ByteTokenizer().encode(" 7")[0]
+    emb = lambda vla: vla.model.paligemma_with_expert.language_model.embed_tokens.weight  # noqa: E731
+    reference = torch.zeros_like(emb(coded))
+    init_number_embeddings(reference, ByteTokenizer(), on.prompt.state_bins)
+    torch.testing.assert_close(emb(coded)[row, :32], reference[row, :32], rtol=0, atol=0)
+    assert (emb(plain)[row, :32] - reference[row, :32]).abs().max() > 0.01
+    kept = AdvantageVLA(on, model=plain.model)  # a given (e.g. loaded) model is not re-initialised
+    assert torch.equal(emb(kept), emb(plain))
