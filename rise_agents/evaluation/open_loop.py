@@ -24,6 +24,7 @@ import torch
 from rise_agents.algos.data import ChunkDataset
 from rise_agents.evaluation.predictors import resolve_policy_dir
 from rise_agents.policies import AdvantageConditionedPolicy
+from rise_agents.policies.advantage_policy import joint_delta_mask
 from rise_env.data import LeRobotDatasetReader
 from rise_env.utils import write_result_json
 
@@ -53,10 +54,10 @@ def open_loop_errors(
             chunk = policy.sample_actions(batch, advantage_bin, generator=generator, use_ema=policy.ema is not None)
         target = np.asarray(batch["actions"], dtype=np.float64)
         err.append(np.abs(chunk.actions.double().cpu().numpy() - target))
-        hold.append(np.abs(np.asarray(batch["state"], dtype=np.float64)[:, None] - target[:, :1]))
+        hold.append(np.abs(np.asarray(batch["state"], dtype=np.float64) - target[:, 0]))
         valid.append(~np.asarray(batch["action_is_pad"]))
-    err, hold, valid = np.concatenate(err), np.concatenate(hold)[:, 0], np.concatenate(valid)
-    arm = [i for i, m in enumerate(_gripper_mask(policy)) if not m]
+    err, hold, valid = np.concatenate(err), np.concatenate(hold), np.concatenate(valid)
+    arm = np.flatnonzero(joint_delta_mask(policy.robot))  # the arm joints (grippers excluded)
     k = min(execute_steps, err.shape[1])
     w = valid[:, :k, None].astype(np.float64)
     per_dim = (err[:, :k] * w).sum(axis=(0, 1)) / w.sum(axis=(0, 1))
@@ -72,10 +73,6 @@ def open_loop_errors(
         "first_action_arm_mean": float(err[:, 0][:, arm].mean()),
         "hold_arm_mean": float(hold[:, arm].mean()),
     }
-
-
-def _gripper_mask(policy: AdvantageConditionedPolicy) -> list[bool]:
-    return [name.endswith("gripper") for name in policy.robot.joint_names]
 
 
 def main(argv: list[str] | None = None) -> int:
