@@ -127,6 +127,9 @@ class Algorithm:
             if self.cfg.delta_actions and policy.config.delta_action_mask is None:
                 raise ValueError(f"--delta-actions: {self.init_from()} predicts absolute actions; a policy keeps "
                                  "the action space it was trained in (start fresh instead)")
+            if self.cfg.number_embedding_init:
+                raise ValueError(f"--number-embedding-init initialises a fresh policy; {self.init_from()} brings "
+                                 "its own embeddings (drop --init-from or the flag)")
         else:
             stats_file = self.reader.root / "meta" / "stats.json"
             stats = NormStats.from_file(stats_file) if stats_file.is_file() else None
