@@ -127,9 +127,11 @@ class Algorithm:
             if self.cfg.delta_actions and policy.config.delta_action_mask is None:
                 raise ValueError(f"--delta-actions: {self.init_from()} predicts absolute actions; a policy keeps "
                                  "the action space it was trained in (start fresh instead)")
-            if self.cfg.number_embedding_init:
-                raise ValueError(f"--number-embedding-init initialises a fresh policy; {self.init_from()} brings "
-                                 "its own embeddings (drop --init-from or the flag)")
+            for flag, on in (("--number-embedding-init", self.cfg.number_embedding_init),
+                             ("--continuous-state", self.cfg.continuous_state)):
+                if on:
+                    raise ValueError(f"{flag} shapes a fresh policy; {self.init_from()} brings its own network "
+                                     "(drop --init-from or the flag)")
         else:
             stats_file = self.reader.root / "meta" / "stats.json"
             stats = NormStats.from_file(stats_file) if stats_file.is_file() else None
@@ -139,8 +141,9 @@ class Algorithm:
             pcfg = get_policy_config(
                 self.cfg.policy_preset, task=task, ema_decay=self.cfg.ema_decay, delta_action_mask=mask
             )
-            if self.cfg.number_embedding_init:
-                pcfg = pcfg.model_copy(update={"vla": pcfg.vla.model_copy(update={"number_embedding_init": True})})
+            network = {"number_embedding_init": self.cfg.number_embedding_init,
+                       "continuous_state_input": self.cfg.continuous_state}
+            pcfg = pcfg.model_copy(update={"vla": pcfg.vla.model_validate({**pcfg.vla.model_dump(), **network})})
             if mask is not None:
                 q01, q99 = delta_action_quantiles(self.reader, mask, pcfg.vla.action_horizon, seed=self.cfg.seed)
                 base = stats or NormStats.from_robot()

@@ -35,6 +35,10 @@ class TrainConfig(BaseModel):
     number_embedding_init: bool = Field(
         False, description="A fresh policy starts its number-token embeddings with a sin-cos code of their value.",
     )
+    continuous_state: bool = Field(
+        False, description="A fresh policy also gets the state as one continuous token leading the action expert "
+        "(π0's state_proj), besides the 256-bin state tokens of the prompt.",
+    )
     delta_actions: bool = Field(
         False, description="A fresh policy predicts arm joints relative to the current state (grippers absolute), "
         "with action statistics computed on those deltas (openpi DeltaActions).",

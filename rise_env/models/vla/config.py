@@ -125,6 +125,11 @@ class VLAConfig(BaseModel):
     action_horizon: int = Field(50, gt=0, description="Action chunk length H.")
     max_token_len: int = Field(200, gt=0, description="Prompt tokens (right-padded / truncated to this).")
     discrete_state_input: bool = Field(True, description="Put 256-bin state tokens in the prompt (π0.5).")
+    continuous_state_input: bool = Field(
+        False,
+        description="Lead the action expert's suffix with one continuous state token (π0's ``state_proj``: "
+        "the normalised state, zero-padded to action_dim, projected to the expert width).",
+    )
     number_embedding_init: bool = Field(
         False,
         description="A fresh model starts the number tokens 0..state_bins-1 with a sin-cos code of their value "
@@ -152,6 +157,11 @@ class VLAConfig(BaseModel):
                 raise ValueError(f"vlm.{field} ({a}) and expert.{field} ({b}) must be equal for joint attention")
         if self.env_action_dim > self.action_dim:
             raise ValueError(f"env_action_dim ({self.env_action_dim}) exceeds action_dim ({self.action_dim})")
+        if self.continuous_state_input and self.state_dim > self.action_dim:
+            raise ValueError(
+                f"continuous_state_input pads the state to action_dim; state_dim ({self.state_dim}) exceeds "
+                f"action_dim ({self.action_dim})"
+            )
         if not self.camera_names:
             raise ValueError("camera_names must name at least one view")
         return self

@@ -88,8 +88,13 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return load_file(str(file))
 
 
-def remap_state_dict(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], ConversionReport]:
-    """Apply the LeRobot/openpi fix-ups; returns our-named tensors and a partial report."""
+def remap_state_dict(
+    state: dict[str, Tensor], keep_state_proj: bool = False
+) -> tuple[dict[str, Tensor], ConversionReport]:
+    """Apply the LeRobot/openpi fix-ups; returns our-named tensors and a partial report.
+
+    π0's ``state_proj`` is dropped unless ``keep_state_proj`` (a model with continuous_state_input).
+    """
     prefixed = sum(k.startswith("model.") for k in state)
     report = ConversionReport(layout="lerobot" if state and prefixed == len(state) else "openpi")
     out: dict[str, Tensor] = {}
@@ -100,7 +105,7 @@ def remap_state_dict(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], Conve
                 new = repl + new[len(old) :]
         if new == EXPERT_HEAD_KEY:
             report.ignored[key] = "action-expert lm_head is unused by flow matching"
-        elif new.startswith("state_proj."):
+        elif new.startswith("state_proj.") and not keep_state_proj:
             report.ignored[key] = "pi0 state projection (pi0.5 tokenises the state)"
         elif _EXPERT_PLAIN_NORM.match(new):
             report.ignored[key] = "non-adaptive expert norm (pi0.5 uses adaRMS dense layers)"
@@ -124,8 +129,8 @@ def load_pi05_weights(model: Pi05VLA, source: str | Path | dict[str, Tensor], st
     ``strict`` and keys are missing or unexpected.
     """
     state = dict(source) if isinstance(source, dict) else read_state_dict(source)
-    mapped, report = remap_state_dict(state)
     own = model.state_dict()
+    mapped, report = remap_state_dict(state, keep_state_proj=model.cfg.continuous_state_input)
     report.missing = sorted(set(own) - set(mapped))
     report.unexpected = sorted(set(mapped) - set(own))
     for key in sorted(set(own) & set(mapped)):

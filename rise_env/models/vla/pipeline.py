@@ -116,7 +116,7 @@ class AdvantageVLA(nn.Module):
         """Prefix cache for a batch of observations (see module docstring for keys)."""
         images, masks, state, tasks = self._obs(obs)
         tokens, tmask = self.prompt(tasks, self._bins(advantage_bin, len(tasks)), state, device=self.device)
-        return self.model.encode_prefix(images, masks, tokens, tmask)
+        return self.model.encode_prefix(images, masks, tokens, tmask, state=state)
 
     def velocity_fn(
         self, obs: Mapping[str, Any], advantage_bin: int | Tensor, guidance_weight: float = 1.0
@@ -127,13 +127,14 @@ class AdvantageVLA(nn.Module):
         bins = self._bins(advantage_bin, len(tasks))
         if guidance_weight == 1.0:
             tokens, tmask = self.prompt(tasks, bins, state, device=self.device)
-            prefix = self.model.encode_prefix(images, masks, tokens, tmask)
+            prefix = self.model.encode_prefix(images, masks, tokens, tmask, state=state)
             return lambda x, t: self.model.velocity(prefix, x, t)
         b = len(tasks)
         both = torch.cat([bins, torch.zeros_like(bins)])
-        tokens, tmask = self.prompt(tasks * 2, both, None if state is None else state.repeat(2, 1), device=self.device)
+        state2 = None if state is None else state.repeat(2, 1)
+        tokens, tmask = self.prompt(tasks * 2, both, state2, device=self.device)
         img_tok = self.model.embed_images(images).repeat(2, 1, 1)
-        prefix = self.model.encode_prefix(images, masks.repeat(2, 1), tokens, tmask, image_tokens=img_tok)
+        prefix = self.model.encode_prefix(images, masks.repeat(2, 1), tokens, tmask, image_tokens=img_tok, state=state2)
 
         def guided(x: Tensor, t: Tensor) -> Tensor:
             v = self.model.velocity(prefix, x.repeat(2, 1, 1), t.repeat(2))
@@ -220,7 +221,7 @@ class AdvantageVLA(nn.Module):
         if time is None:
             time = sample_time(b, *self.cfg.time_beta, generator=generator).to(self.device)
         x_t, target = interpolate(actions, noise, time)
-        v = self.model(images, masks, tokens, tmask, x_t, time)
+        v = self.model(images, masks, tokens, tmask, x_t, time, state=state)
         err = (v.float() - target).pow(2)[..., : self.cfg.env_action_dim]
         valid = torch.ones(b, h, dtype=torch.bool, device=self.device)
         if batch.get(ACTION_IS_PAD) is not None:

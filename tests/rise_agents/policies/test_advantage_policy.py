@@ -120,8 +120,11 @@ def test_policy_ema_is_used_for_rollouts():
     assert np.array_equal(rollout, policy.predict_chunk(obs, use_ema=True, generator=g()))
 
 
-def test_save_load_round_trip_is_bit_exact(tmp_path):
-    policy = _policy()
+@pytest.mark.parametrize("continuous_state", [False, True])
+def test_save_load_round_trip_is_bit_exact(tmp_path, continuous_state):
+    vla = get_policy_config("tiny").vla.model_copy(update={"continuous_state_input": continuous_state})
+    policy = _policy(vla=vla.model_dump())
+    assert hasattr(policy.vla.model, "state_proj") == continuous_state
     with torch.no_grad():
         for p in policy.vla.model.parameters():
             p.add_(torch.randn_like(p) * 0.01)

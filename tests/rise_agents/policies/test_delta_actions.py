@@ -112,7 +112,8 @@ def test_bc_with_delta_actions_builds_a_delta_policy_and_refuses_an_absolute_ini
                            delta_actions=True, init_from=str(tmp_path / "abs" / "policy"))
     with pytest.raises(ValueError, match="predicts absolute actions"):
         BC(bad, progress=False)
-    numbers = get_train_config("bc", "tiny", data=str(root), out=str(tmp_path / "num"), num_threads=1, steps=1,
-                               number_embedding_init=True, init_from=str(tmp_path / "abs" / "policy"))
-    with pytest.raises(ValueError, match="initialises a fresh policy"):
-        BC(numbers, progress=False)
+    for flag in ("number_embedding_init", "continuous_state"):
+        fresh_only = get_train_config("bc", "tiny", data=str(root), out=str(tmp_path / flag), num_threads=1, steps=1,
+                                      init_from=str(tmp_path / "abs" / "policy"), **{flag: True})
+        with pytest.raises(ValueError, match="shapes a fresh policy"):
+            BC(fresh_only, progress=False)

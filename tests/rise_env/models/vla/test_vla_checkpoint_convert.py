@@ -224,3 +224,17 @@ def test_norm_stats_from_openpi_lerobot_and_safetensors(tmp_path):
     ):
         stats = load_norm_stats(src)
         assert np.allclose(stats["state"]["q01"], [0.0, -1.0]) and np.allclose(stats["actions"]["q99"], [1.0, 2.0])
+
+
+def test_pi0_state_proj_loads_into_a_continuous_state_model():
+    cfg = get_vla_config("tiny", continuous_state_input=True)
+    tensors = _synthetic(published_layout(cfg, embed_as_lm_head=False))
+    tensors["state_proj.weight"] = torch.randn(cfg.expert.width, cfg.action_dim)  # π0: Linear(32, width)
+    tensors["state_proj.bias"] = torch.randn(cfg.expert.width)
+    model = Pi05VLA(cfg)
+    report = load_pi05_weights(model, tensors)
+    assert report.ok and not report.missing and "state_proj.weight" not in report.ignored
+    assert torch.equal(model.state_proj.weight, tensors["state_proj.weight"])
+    del tensors["state_proj.weight"], tensors["state_proj.bias"]
+    with pytest.raises(CheckpointKeyError, match="state_proj"):
+        load_pi05_weights(Pi05VLA(cfg), tensors)

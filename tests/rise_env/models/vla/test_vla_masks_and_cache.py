@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rise_env.models.vla import Pi05VLA, get_vla_config, make_att_2d_masks
@@ -127,3 +128,48 @@ def test_velocity_depends_on_prompt_time_and_masked_views():
         tok2 = tok.clone()
         tok2[~tm] = 7
         assert torch.allclose(base, model(images, im, tok2, tm, x, t), atol=1e-6)
+
+
+def _state_model(seed: int = 0) -> Pi05VLA:
+    torch.manual_seed(seed)
+    model = Pi05VLA(get_vla_config("tiny", continuous_state_input=True)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("dense.weight"):
+                p.normal_(0, 0.05)
+    return model
+
+
+def test_continuous_state_token_leads_the_suffix_in_its_own_block():
+    model = _state_model()
+    h, d = model.cfg.action_horizon, model.cfg.action_dim
+    state = torch.rand(2, model.cfg.state_dim) * 2 - 1
+    embs, pad, ar, _ = model.embed_suffix(torch.randn(2, h, d), torch.rand(2), state)
+    assert embs.shape[1] == h + 1 and pad.all()
+    assert ar[0].tolist() == [1, 1] + [0] * (h - 1), "state token is a block; actions start the next one"
+    allowed = make_att_2d_masks(pad, ar)[0]
+    assert not allowed[0, 1:].any(), "the state token does not see the actions"
+    assert allowed[1:, 0].all(), "every action token sees the state token"
+    padded = torch.nn.functional.pad(state, (0, d - model.cfg.state_dim))
+    assert torch.allclose(embs[:, 0], model.state_proj(padded))
+
+
+def test_continuous_state_cached_equals_uncached_and_the_state_matters():
+    model = _state_model()
+    images, im, tok, tm = _inputs()
+    state = torch.rand(2, model.cfg.state_dim) * 2 - 1
+    noise = torch.randn(2, model.cfg.action_horizon, model.cfg.action_dim)
+    sampler = FlowSampler(num_steps=10)
+    with torch.no_grad():
+        prefix = model.encode_prefix(images, im, tok, tm, state=state)
+        cached = sampler.sample(lambda x, t: model.velocity(prefix, x, t), noise).actions
+        uncached = sampler.sample(lambda x, t: model(images, im, tok, tm, x, t, state=state), noise).actions
+        assert (cached - uncached).abs().max() <= 1e-5
+        t = torch.tensor([0.5, 0.5])
+        other = model(images, im, tok, tm, noise, t, state=state.flip(0))
+        assert not torch.allclose(model(images, im, tok, tm, noise, t, state=state), other)
+        repeated = model.velocity(prefix.repeat(2), noise.repeat(2, 1, 1), t.repeat(2))
+        assert torch.allclose(repeated[:2], repeated[2:])
+        assert torch.allclose(repeated[:2], model.velocity(prefix, noise, t))
+    with pytest.raises(ValueError, match="continuous_state_input needs the normalised state"):
+        model(images, im, tok, tm, noise, t)
