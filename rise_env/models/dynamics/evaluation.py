@@ -3,8 +3,9 @@
 For every window: PSNR, SSIM and flow EPE of the imagined future against the real one, the same
 three for the copy-last-frame baseline (the last memory frame repeated), and controllability: the
 error under the true actions divided by the error under the actions of another window in the batch
-(another episode, same start state and memory). ``psnr_autoencoder`` / ``ssim_autoencoder`` score the
-real future passed through the VAE alone (encode, decode): the ceiling any transformer can reach.
+(another episode, same start state and memory). ``psnr_autoencoder`` / ``ssim_autoencoder`` /
+``epe_autoencoder`` score the real future passed through the VAE alone (encode, decode): the ceiling
+any transformer can reach.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ def evaluate_dynamics(
     """Average fidelity metrics over ``batches`` (keys of ``training.BATCH_KEYS``, batch size >= 2).
 
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
-    ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder`` and
+    ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder``, ``epe_autoencoder`` and
     ``controllability_ratio`` (pixel MSE, true / swapped).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
     """
     model.eval()
-    keys = ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c", "psnr_ae", "ssim_ae")
+    keys = ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c", "psnr_ae", "ssim_ae", "epe_ae")
     rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
@@ -75,6 +76,7 @@ def evaluate_dynamics(
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
         rows["psnr_ae"].append(_per_sample(psnr, recon, real))
         rows["ssim_ae"].append(_per_sample(ssim, recon, real))
+        rows["epe_ae"].append(_epe(recon, real))
         rows["psnr"].append(_per_sample(psnr, pred, real))
         rows["ssim"].append(_per_sample(ssim, pred, real))
         rows["epe"].append(_epe(pred, real))
@@ -98,5 +100,6 @@ def evaluate_dynamics(
         "epe_copy_last": mean["epe_c"],
         "psnr_autoencoder": mean["psnr_ae"],
         "ssim_autoencoder": mean["ssim_ae"],
+        "epe_autoencoder": mean["epe_ae"],
         "controllability_ratio": controllability_ratio(np.concatenate(err_true), np.concatenate(err_swap)),
     }

@@ -143,6 +143,11 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     direct = torch.cat([psnr(r, b["future_frames"]).mean((1, 2)) for r, b in zip(recon, batches)]).mean()
     assert res["psnr_autoencoder"] == pytest.approx(float(direct), rel=1e-5)  # the VAE-only ceiling
     assert 0 < res["ssim_autoencoder"] <= 1
+    from rise_env.metrics import flow_epe
+
+    direct_epe = np.mean([flow_epe(r[i, :, v].numpy(), b["future_frames"][i, :, v].numpy())
+                          for r, b in zip(recon, batches) for i in range(2) for v in range(r.shape[2])])
+    assert res["epe_autoencoder"] == pytest.approx(float(direct_epe), rel=1e-5)
 
 
 def _null_action_inputs(model, seed=0):
