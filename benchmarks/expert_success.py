@@ -22,16 +22,17 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from rise_agents.envs.sim import MODES, BrickSortingSimEnv, make_expert  # noqa: E402
+from rise_agents.envs.sim import MODES, BrickSortingSimEnv, PerturbationConfig, make_expert  # noqa: E402
 from rise_agents.evaluation.results import wilson_interval  # noqa: E402
 from rise_env.utils import write_result_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "expert_brick_sorting_twin.json"
 
 
-def run_trial(env: BrickSortingSimEnv, mode: str, seed: int) -> dict:
+def run_trial(env: BrickSortingSimEnv, mode: str, seed: int, perturbation: PerturbationConfig | None = None) -> dict:
+    """One episode of the expert in ``mode`` (``perturbation`` replaces the default of rollout modes)."""
     obs, _ = env.reset(seed=seed)
-    expert = make_expert(env, mode=mode, seed=seed)
+    expert = make_expert(env, mode=mode, seed=seed, perturbation=perturbation)
     events: dict[str, int] = {}
     intervened = 0
     while True:
