@@ -38,6 +38,7 @@ def parse_args(argv: list[str] | None = None) -> CollectConfig:
     ):
         ap.add_argument("--" + name.replace("_", "-"), type=int, default=None, help=fields[name].description)
     ap.add_argument("--time-limit-s", type=float, default=None, help=fields["time_limit_s"].description)
+    ap.add_argument("--dart-noise-rad", type=float, default=None, help=fields["dart_noise_rad"].description)
     ap.add_argument("--no-finalize", action="store_true", help="Stage episodes only; finalize on a later run.")
     ap.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
     args = vars(ap.parse_args(argv))

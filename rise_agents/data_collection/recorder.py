@@ -5,12 +5,15 @@ Contract of the env (``BrickSortingSimEnv`` with ``info_frame_hz=30``) and exper
     obs, info = env.reset(seed=s)
     expert = make_expert(env, mode=mode, seed=s)
     chunk = expert.act(obs)                    # chunk.actions (H, 14), chunk.intervention (H,)
+                                               # optional chunk.labels (H, 14): targets to record
     obs, reward, terminated, truncated, info = env.step(chunk.actions)
     # info["frames"] (K, 3, h, w, 3): observation after each executed control step (camera order)
     # info["frame_states"] (K, 14); info["executed_actions"] (K, 14); info["score"], info["success"]
 
 Recorded frame ``i`` = (observation before action ``i``, action ``i``); the observation after the
-last action is not recorded (it has no action).
+last action is not recorded (it has no action). The recorded action is what the env executed,
+unless the expert gives ``labels`` that differ from its executed chunk (DART demonstrations: noisy
+execution, clean labels).
 """
 
 from __future__ import annotations
@@ -34,16 +37,18 @@ def record_episode(
     seed: int,
     task: str,
     max_chunks: int = 10_000,
+    expert_kwargs: dict[str, Any] | None = None,
 ) -> Episode:
     """Run one episode with the expert in ``mode`` from ``env.reset(seed=seed)`` and return it.
 
     Returns:
         An :class:`Episode` with ``T`` frames: images per camera ``(T, h, w, 3)`` uint8, states and
         actions ``(T, 14)`` float32, the expert's intervention flags, ``source=mode``, and the env's
-        final ``success`` and ``score``; ``extras={"seed": seed}``.
+        final ``success`` and ``score``; ``extras={"seed": seed}``. ``expert_kwargs`` go to
+        ``make_expert``.
     """
     obs, _ = env.reset(seed=seed)
-    expert = make_expert(env, mode=mode, seed=seed)
+    expert = make_expert(env, mode=mode, seed=seed, **(expert_kwargs or {}))
     views: list[np.ndarray] = []  # each (k, 3, h, w, 3): observations before the chunk's actions
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
@@ -65,7 +70,9 @@ def record_episode(
         if k:
             views.append(np.concatenate([view_now, frames[: k - 1]]))
             states.append(np.concatenate([state_now, frame_states[: k - 1]]))
-            actions.append(executed)
+            labels = getattr(chunk, "labels", None)
+            relabelled = labels is not None and labels is not chunk.actions
+            actions.append(np.asarray(labels, np.float32)[:k] if relabelled else executed)
             flags.append(np.asarray(chunk.intervention, bool)[:k])
         if terminated or truncated:
             break

@@ -60,6 +60,10 @@ class CollectConfig(BaseModel):
     width: int = Field(256, gt=0, description="Camera image width (even).")
     chunk_size: int = Field(50, gt=0, description="Control steps per env.step (expert chunk).")
     crf: int = Field(23, ge=0, le=51, description="x264 quality of the camera videos (lower: better, larger).")
+    dart_noise_rad: float = Field(
+        0.0, ge=0, description="Demos only: execute the expert's joint targets with smooth noise of this std (rad) "
+        "and record the clean targets (DART), so the demos show how to return to the trajectory.",
+    )
     time_limit_s: float | None = Field(None, gt=0, description="Episode time limit in s (env default when None).")
     num_bricks: int | None = Field(None, gt=0, description="Bricks per episode (env default when None).")
     finalize: bool = Field(True, description="Write the v3.0 files once every episode is staged.")
@@ -146,7 +150,13 @@ def _run_job(job: EpisodeJob) -> dict:
     """Record and stage one episode in this worker; returns a short summary."""
     cfg, writer = _WORKER["cfg"], _WORKER["writer"]
     if not writer.has_episode(job.episode_id):
-        ep = record_episode(_WORKER["env"], _WORKER["make_expert"], job.mode, job.seed, TASKS[cfg.task].instruction)
+        noise = _dart_noise(cfg, job)
+        dart = {"execution_noise_rad": noise} if noise > 0 else None
+        ep = record_episode(
+            _WORKER["env"], _WORKER["make_expert"], job.mode, job.seed, TASKS[cfg.task].instruction, expert_kwargs=dart
+        )
+        if cfg.dart_noise_rad > 0:  # every episode of a DART run carries the column (0 for non-demos)
+            ep.extras["dart_noise_rad"] = noise
         writer.add_episode(ep, episode_id=job.episode_id)
     meta = writer.staging.meta(job.episode_id)
     return {
@@ -157,16 +167,28 @@ def _run_job(job: EpisodeJob) -> dict:
     }
 
 
-def _check_staged(writer: LeRobotDatasetWriter, jobs: list[EpisodeJob]) -> None:
-    """Refuse to resume into staging made by a different plan (other counts, seed or task)."""
+def _dart_noise(cfg: CollectConfig, job: EpisodeJob) -> float:
+    """Execution-noise std of a job: ``cfg.dart_noise_rad`` for demos, 0 otherwise."""
+    return cfg.dart_noise_rad if job.mode == "demo" else 0.0
+
+
+def _check_staged(writer: LeRobotDatasetWriter, jobs: list[EpisodeJob], cfg: CollectConfig) -> None:
+    """Refuse to resume into staging made by a different plan (other counts, seed, task or DART noise)."""
     by_id = {j.episode_id: j for j in jobs}
     for i in writer.staged_ids():
         meta = writer.staging.meta(i)
         job = by_id.get(i)
-        if job is None or meta["source"] != job.mode or meta["extras"].get("seed") != job.seed:
+        extras = meta["extras"]
+        same = job is not None and meta["source"] == job.mode and extras.get("seed") == job.seed
+        if same and extras.get("dart_noise_rad", 0.0) != _dart_noise(cfg, job):
+            raise ValueError(
+                f"{writer.root} already holds episode {i} recorded with --dart-noise-rad "
+                f"{extras.get('dart_noise_rad', 0.0)}; this run uses {cfg.dart_noise_rad} (use a new --out)"
+            )
+        if not same:
             want = f"{job.mode} with seed {job.seed}" if job else "no episode"
             raise ValueError(
-                f"{writer.root} already holds episode {i} ({meta['source']}, seed {meta['extras'].get('seed')}) where "
+                f"{writer.root} already holds episode {i} ({meta['source']}, seed {extras.get('seed')}) where "
                 f"this run plans {want}; resume with the same --demos/--rollouts/--corrections/--seed, "
                 "or use a new --out"
             )
@@ -188,7 +210,7 @@ def collect(cfg: CollectConfig) -> CollectReport:
     """Record every planned episode not staged yet (in parallel), then finalize the dataset."""
     writer = LeRobotDatasetWriter(cfg.out, cfg.dataset_config())  # also removes what killed workers left
     jobs = plan_jobs(cfg)
-    _check_staged(writer, jobs)
+    _check_staged(writer, jobs, cfg)
     todo = [j for j in jobs if not writer.has_episode(j.episode_id)]
     bar = tqdm(
         total=len(jobs),

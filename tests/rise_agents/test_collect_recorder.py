@@ -48,11 +48,16 @@ class CounterEnv:
         return self._obs(), 0.0, done, False, info
 
 
-def counter_expert(env, mode, seed):
+def counter_expert(env, mode, seed, label_offset=None):
+    """Action k of a chunk is (start + k); with ``label_offset`` it executes that plus the offset and
+    labels the plain value (a DART expert)."""
     def act(obs):
         start = float(obs["state"][0])
         acts = np.tile((start + np.arange(env.chunk))[:, None], (1, 14)).astype(np.float32)
-        return SimpleNamespace(actions=acts, intervention=np.arange(env.chunk) % 2 == 1)
+        flags = np.arange(env.chunk) % 2 == 1
+        if label_offset is None:
+            return SimpleNamespace(actions=acts, intervention=flags)
+        return SimpleNamespace(actions=acts + label_offset, intervention=flags, labels=acts)
 
     return SimpleNamespace(act=act)
 
@@ -82,7 +87,11 @@ def test_bad_env_frame_rate_is_reported():
 
 def test_cli_flags_are_validated(tmp_path, capsys):
     cfg = parse_args(["--out", str(tmp_path), "--demos", "2", "--workers", "3", "--time-limit-s", "1.5"])
-    assert (cfg.demos, cfg.workers, cfg.time_limit_s, cfg.height) == (2, 3, 1.5, 192)
+    assert (cfg.demos, cfg.workers, cfg.time_limit_s, cfg.height, cfg.dart_noise_rad) == (2, 3, 1.5, 192, 0.0)
+    assert parse_args(["--out", str(tmp_path), "--demos", "1", "--dart-noise-rad", "0.03"]).dart_noise_rad == 0.03
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path), "--demos", "1", "--dart-noise-rad", "-0.1"])
+    assert "--dart-noise-rad" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path), "--task", "brick_sortin", "--demos", "1"])
     assert "did you mean 'brick_sorting'" in capsys.readouterr().err
@@ -92,3 +101,10 @@ def test_cli_flags_are_validated(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path)])
     assert "nothing to collect" in capsys.readouterr().err
+
+
+def test_dart_labels_are_recorded_instead_of_the_executed_actions():
+    ep = record_episode(CounterEnv(limit=12), counter_expert, "demo", seed=1, task="count",
+                        expert_kwargs={"label_offset": 0.5})
+    np.testing.assert_array_equal(ep.actions[:, 0], np.arange(12))  # the labels, not the executed +0.5
+    np.testing.assert_array_equal(ep.states[:, 0], np.arange(12))

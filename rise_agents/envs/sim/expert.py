@@ -11,6 +11,10 @@ Modes:
   producing policy-rollout-like data with successes and failures.
 - ``correction``: the perturbed expert, except that the clean expert takes over when a failure
   is imminent (HG-DAgger style); the steps it controls are flagged in ``chunk.intervention``.
+
+``execution_noise_rad`` > 0 gives DART demonstrations (Laskey et al., 2017): the executed joint
+targets carry smooth noise, so the arms visit states off the clean trajectory, while
+``chunk.labels`` keep the clean plan's targets, which lead back to it.
 """
 
 from __future__ import annotations
@@ -30,10 +34,16 @@ MODES = ("demo", "rollout", "correction")
 
 @dataclass
 class ExpertChunk:
-    """One action chunk: ``actions`` (H, 14) float32 within the limits, ``intervention`` (H,) bool."""
+    """One action chunk: ``actions`` (H, 14) float32 within the limits (executed), ``intervention``
+    (H,) bool, and ``labels`` (H, 14): the targets to record (``actions`` unless DART noise is on)."""
 
     actions: np.ndarray
     intervention: np.ndarray
+    labels: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.labels is None:
+            self.labels = self.actions
 
 
 class BrickSortingExpert:
@@ -46,9 +56,12 @@ class BrickSortingExpert:
         perturbation: PerturbationConfig | None = None,
         config: ExpertConfig | None = None,
         seed: int | None = None,
+        execution_noise_rad: float = 0.0,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if execution_noise_rad < 0:
+            raise ValueError(f"execution_noise_rad must be >= 0, got {execution_noise_rad}")
         self.env = env.unwrapped
         self.mode = mode
         self.cfg = config or ExpertConfig()
@@ -62,6 +75,8 @@ class BrickSortingExpert:
         n = len(self.env.brick_colours)
         self.misread = self.rng.random(n) < self.perturb.wrong_bin_prob
         self.noise = np.zeros(14)
+        self.execution_noise_rad = execution_noise_rad
+        self.dart_noise = np.zeros(14)
         self._ref: dict[str, tuple[int, np.ndarray, float]] = {}
         self._started = False
 
@@ -91,17 +106,26 @@ class BrickSortingExpert:
                 intervention[k] |= flag
             actions[k] += self._noise(bool(intervention[k]))
         actions = np.clip(actions, env.action_low, env.action_high).astype(np.float32)
-        return ExpertChunk(actions=actions, intervention=intervention)
+        if self.execution_noise_rad <= 0:
+            return ExpertChunk(actions=actions, intervention=intervention)
+        executed = np.stack([a + self._smooth_noise(self.dart_noise, self.execution_noise_rad) for a in actions])
+        executed = np.clip(executed, env.action_low, env.action_high).astype(np.float32)
+        return ExpertChunk(actions=executed, intervention=intervention, labels=actions)
 
     # ------------------------------------------------------------------ perturbations
+    def _smooth_noise(self, state: np.ndarray, sigma: float) -> np.ndarray:
+        """Advance the AR(1) joint noise ``state`` (14,) in place (std ``sigma``, grippers 0); return a copy."""
+        rho = self.perturb.noise_smoothing
+        joints = np.r_[0:6, 7:13]
+        state[joints] = rho * state[joints] + np.sqrt(1 - rho**2) * sigma * self.rng.standard_normal(12)
+        return state.copy()
+
     def _noise(self, off: bool) -> np.ndarray:
         sigma = self.perturb.action_noise_rad
         if sigma <= 0:
             return np.zeros(14)
-        rho = self.perturb.noise_smoothing
-        joints = np.r_[0:6, 7:13]
-        self.noise[joints] = rho * self.noise[joints] + np.sqrt(1 - rho**2) * sigma * self.rng.standard_normal(12)
-        return np.zeros(14) if off else self.noise.copy()
+        noise = self._smooth_noise(self.noise, sigma)
+        return np.zeros(14) if off else noise
 
     def _sample_pick(self) -> PickPerturbation:
         p, rng = self.perturb, self.rng
@@ -242,6 +266,9 @@ def make_expert(
     seed: int | None = None,
     perturbation: PerturbationConfig | None = None,
     config: ExpertConfig | None = None,
+    execution_noise_rad: float = 0.0,
 ) -> BrickSortingExpert:
-    """Expert for ``env`` (call after ``env.reset``); rollout/correction use ``DEFAULT_PERTURBATION``."""
-    return BrickSortingExpert(env, mode=mode, perturbation=perturbation, config=config, seed=seed)
+    """Expert for ``env`` (call after ``env.reset``); rollout/correction use ``DEFAULT_PERTURBATION``;
+    ``execution_noise_rad`` > 0 executes noisy targets and labels the clean ones (DART)."""
+    return BrickSortingExpert(env, mode=mode, perturbation=perturbation, config=config, seed=seed,
+                              execution_noise_rad=execution_noise_rad)

@@ -113,3 +113,20 @@ def test_corrections_take_over_doomed_picks_and_are_flagged():
     assert flags.any() and not flags.all()
     assert not flags[0]  # the perturbed policy starts, the expert takes over later
     assert correction["info"]["success"]
+
+
+def test_dart_expert_executes_smooth_noise_and_labels_the_clean_plan():
+    env = make_env()
+    obs, _ = env.reset(seed=3)
+    clean = make_expert(env, mode="demo", seed=3).act(obs)
+    obs, _ = env.reset(seed=3)
+    dart = make_expert(env, mode="demo", seed=3, execution_noise_rad=0.03).act(obs)
+    np.testing.assert_array_equal(dart.labels, clean.actions)  # same plan from the same start
+    joints, grippers = np.r_[0:6, 7:13], [6, 13]
+    noise = dart.actions[:, joints] - dart.labels[:, joints]
+    assert 0.005 < np.abs(noise).mean() < 0.05
+    assert np.abs(np.diff(noise, axis=0)).mean() < 0.5 * np.abs(noise).mean()  # AR(1): smooth, not white
+    np.testing.assert_array_equal(dart.actions[:, grippers], dart.labels[:, grippers])
+    assert clean.labels is clean.actions  # no noise: what is executed is what is recorded
+    with pytest.raises(ValueError, match="execution_noise_rad"):
+        make_expert(env, mode="demo", seed=3, execution_noise_rad=-0.1)
