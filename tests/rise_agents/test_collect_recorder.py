@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rise_agents.collect import parse_args
-from rise_agents.data_collection import record_episode
+from rise_agents.data_collection import CollectConfig, collect, record_episode
 from rise_env.spec import CAMERA_KEYS
 
 
@@ -108,3 +108,12 @@ def test_dart_labels_are_recorded_instead_of_the_executed_actions():
                         expert_kwargs={"label_offset": 0.5})
     np.testing.assert_array_equal(ep.actions[:, 0], np.arange(12))  # the labels, not the executed +0.5
     np.testing.assert_array_equal(ep.states[:, 0], np.arange(12))
+
+
+def test_resume_refuses_staging_recorded_with_another_dart_noise(tmp_path):
+    tiny = dict(out=tmp_path / "ds", demos=1, height=32, width=48, time_limit_s=1.0, num_bricks=1, progress=False)
+    report = collect(CollectConfig(**tiny, dart_noise_rad=0.03, finalize=False))
+    assert report.recorded_now == 1
+    with pytest.raises(ValueError, match="--dart-noise-rad 0.03; this run uses 0.0"):
+        collect(CollectConfig(**tiny))
+    assert collect(CollectConfig(**tiny, dart_noise_rad=0.03)).resumed == 1
