@@ -53,6 +53,22 @@ def run_trial(env: BrickSortingSimEnv, mode: str, seed: int, perturbation: Pertu
     }
 
 
+def run_trials(env: BrickSortingSimEnv, mode: str, seeds: list[int], perturbation: PerturbationConfig | None = None,
+               desc: str | None = None) -> dict:
+    """``run_trial`` on every seed, summarised: success rate with its 95% interval, mean score, wall time."""
+    start = time.perf_counter()
+    trials = [run_trial(env, mode, s, perturbation) for s in tqdm(seeds, desc=desc or mode, leave=False)]
+    wins = sum(t["success"] for t in trials)
+    return {
+        "trials": len(trials),
+        "success_rate": wins / len(trials),
+        "success_ci95": list(wilson_interval(wins, len(trials))),
+        "mean_score": float(np.mean([t["score"] for t in trials])),
+        "wall_seconds": time.perf_counter() - start,
+        "per_trial": trials,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=50, help="seeds per mode (0 .. trials-1)")
@@ -64,18 +80,7 @@ def main() -> None:
     seeds = list(range(args.trials))
     modes: dict[str, dict] = {}
     for mode in args.modes:
-        start = time.perf_counter()
-        trials = [run_trial(env, mode, s) for s in tqdm(seeds, desc=mode, leave=False)]
-        wins = sum(t["success"] for t in trials)
-        modes[mode] = {
-            "trials": len(trials),
-            "seeds": seeds,
-            "success_rate": wins / len(trials),
-            "success_ci95": list(wilson_interval(wins, len(trials))),
-            "mean_score": float(np.mean([t["score"] for t in trials])),
-            "wall_seconds": time.perf_counter() - start,
-            "per_trial": trials,
-        }
+        modes[mode] = {"seeds": seeds, **run_trials(env, mode, seeds)}
     print(f"{'mode':<12}{'trials':>7}{'success':>9}{'95% CI':>16}{'score':>7}{'wall s':>8}")
     for mode, m in modes.items():
         lo, hi = m["success_ci95"]

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
-from expert_success import run_trial  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from expert_success import run_trials  # noqa: E402
 
 from rise_agents.envs.sim import BrickSortingSimEnv, PerturbationConfig  # noqa: E402
-from rise_agents.evaluation.results import wilson_interval  # noqa: E402
 from rise_env.utils import write_result_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "expert_tolerance_brick_sorting_twin.json"
@@ -56,24 +53,13 @@ def main() -> None:
     levels = {"action_noise_rad": args.noise, "yaw_offset_rad": args.yaw, "timing_offset_s": args.timing,
               "grasp_offset_m": args.grasp}
     for field, value in sweep_levels(levels):
-        start = time.perf_counter()
         perturbation = PerturbationConfig(**({} if field == "none" else {field: value}))
         mode = "demo" if field == "none" else "rollout"
-        trials = [run_trial(env, mode, s, perturbation) for s in tqdm(seeds, desc=f"{field}={value}", leave=False)]
-        wins = sum(t["success"] for t in trials)
+        summary = run_trials(env, mode, seeds, perturbation, desc=f"{field}={value}")
+        trials = summary["per_trial"]
         events = {k: sum(t["events"].get(k, 0) for t in trials) for k in ("spawn", "grasp", "placed", "drop")}
-        rows.append({
-            "perturbation": field,
-            "value": value,
-            "mean_abs_error": float(value * np.sqrt(2 / np.pi)),
-            "trials": len(trials),
-            "success_rate": wins / len(trials),
-            "success_ci95": list(wilson_interval(wins, len(trials))),
-            "mean_score": float(np.mean([t["score"] for t in trials])),
-            "events": events,
-            "wall_seconds": time.perf_counter() - start,
-            "per_trial": trials,
-        })
+        rows.append({"perturbation": field, "value": value, "mean_abs_error": float(value * np.sqrt(2 / np.pi)),
+                     "events": events, **summary})
     print(f"{'perturbation':<18}{'std':>7}{'MAE':>7}{'success':>9}{'95% CI':>16}{'score':>7}{'placed':>8}")
     for r in rows:
         lo, hi = r["success_ci95"]
