@@ -12,8 +12,7 @@ Contract of the env (``BrickSortingSimEnv`` with ``info_frame_hz=30``) and exper
 
 Recorded frame ``i`` = (observation before action ``i``, action ``i``); the observation after the
 last action is not recorded (it has no action). The recorded action is what the env executed,
-unless the expert gives ``labels`` that differ from its executed chunk (DART demonstrations: noisy
-execution, clean labels).
+unless the expert's chunk carries ``labels`` (DART demonstrations: noisy execution, clean labels).
 """
 
 from __future__ import annotations
@@ -71,8 +70,7 @@ def record_episode(
             views.append(np.concatenate([view_now, frames[: k - 1]]))
             states.append(np.concatenate([state_now, frame_states[: k - 1]]))
             labels = getattr(chunk, "labels", None)
-            relabelled = labels is not None and labels is not chunk.actions
-            actions.append(np.asarray(labels, np.float32)[:k] if relabelled else executed)
+            actions.append(executed if labels is None else np.asarray(labels, np.float32)[:k])
             flags.append(np.asarray(chunk.intervention, bool)[:k])
         if terminated or truncated:
             break

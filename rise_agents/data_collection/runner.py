@@ -179,18 +179,17 @@ def _check_staged(writer: LeRobotDatasetWriter, jobs: list[EpisodeJob], cfg: Col
         meta = writer.staging.meta(i)
         job = by_id.get(i)
         extras = meta["extras"]
-        same = job is not None and meta["source"] == job.mode and extras.get("seed") == job.seed
-        if same and extras.get("dart_noise_rad", 0.0) != _dart_noise(cfg, job):
-            raise ValueError(
-                f"{writer.root} already holds episode {i} recorded with --dart-noise-rad "
-                f"{extras.get('dart_noise_rad', 0.0)}; this run uses {cfg.dart_noise_rad} (use a new --out)"
-            )
-        if not same:
+        if job is None or meta["source"] != job.mode or extras.get("seed") != job.seed:
             want = f"{job.mode} with seed {job.seed}" if job else "no episode"
             raise ValueError(
                 f"{writer.root} already holds episode {i} ({meta['source']}, seed {extras.get('seed')}) where "
                 f"this run plans {want}; resume with the same --demos/--rollouts/--corrections/--seed, "
                 "or use a new --out"
+            )
+        if extras.get("dart_noise_rad", 0.0) != _dart_noise(cfg, job):
+            raise ValueError(
+                f"{writer.root} already holds episode {i} recorded with --dart-noise-rad "
+                f"{extras.get('dart_noise_rad', 0.0)}; this run uses {cfg.dart_noise_rad} (use a new --out)"
             )
 
 

@@ -35,15 +35,11 @@ MODES = ("demo", "rollout", "correction")
 @dataclass
 class ExpertChunk:
     """One action chunk: ``actions`` (H, 14) float32 within the limits (executed), ``intervention``
-    (H,) bool, and ``labels`` (H, 14): the targets to record (``actions`` unless DART noise is on)."""
+    (H,) bool, and with DART noise ``labels`` (H, 14): the clean targets to record instead."""
 
     actions: np.ndarray
     intervention: np.ndarray
     labels: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.labels is None:
-            self.labels = self.actions
 
 
 class BrickSortingExpert:
