@@ -11,7 +11,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import multiprocessing as mp
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,22 @@ def _summary(writer: LeRobotDatasetWriter, jobs: list[EpisodeJob]) -> dict[str, 
     return out
 
 
+def as_finished(pending: dict[Future, EpisodeJob]) -> Iterator[dict]:
+    """Each job's result as soon as it finishes (so progress shows while workers run); on the first
+    failure the jobs not started are cancelled and the error names the episode."""
+    pending = dict(pending)
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            job = pending.pop(fut)
+            err = fut.exception()
+            if err is not None:
+                for other in pending:
+                    other.cancel()
+                raise RuntimeError(f"episode {job.episode_id} ({job.mode}, seed {job.seed}) failed: {err}") from err
+            yield fut.result()
+
+
 def collect(cfg: CollectConfig) -> CollectReport:
     """Record every planned episode not staged yet (in parallel), then finalize the dataset."""
     writer = LeRobotDatasetWriter(cfg.out, cfg.dataset_config())  # also removes what killed workers left
@@ -238,19 +255,8 @@ def collect(cfg: CollectConfig) -> CollectReport:
             with ProcessPoolExecutor(
                 min(cfg.workers, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(cfg.model_dump_json(),)
             ) as pool:
-                pending = {pool.submit(_run_job, j): j for j in todo}
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
-                    for fut in finished:
-                        job = pending.pop(fut)
-                        err = fut.exception()
-                        if err is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise RuntimeError(
-                                f"episode {job.episode_id} ({job.mode}, seed {job.seed}) failed: {err}"
-                            ) from err
-                        done(fut.result())
+                for res in as_finished({pool.submit(_run_job, j): j for j in todo}):
+                    done(res)
     finally:
         bar.close()
         _WORKER.clear()
