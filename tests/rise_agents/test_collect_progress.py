@@ -34,11 +34,12 @@ def test_a_failed_episode_is_named_and_the_unstarted_ones_are_cancelled():
 
     gate = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        blocker = pool.submit(gate.wait, 10)  # keeps the single worker busy until the failure is submitted
         failing = pool.submit(fail)
-        waiting = pool.submit(lambda: {"episode_id": 9})
-        gate.set()
-        blocker.result()
+        running = pool.submit(gate.wait, 10)  # holds the single worker, so the last episode stays queued
+        queued = pool.submit(lambda: {"episode_id": 9})
+        jobs = {failing: EpisodeJob(7, "rollout", 107), running: EpisodeJob(8, "demo", 108),
+                queued: EpisodeJob(9, "demo", 109)}
         with pytest.raises(RuntimeError, match=r"episode 7 \(rollout, seed 107\) failed: renderer lost"):
-            list(as_finished({failing: EpisodeJob(7, "rollout", 107), waiting: EpisodeJob(9, "demo", 109)}))
-    assert waiting.cancelled() or waiting.done()
+            list(as_finished(jobs))
+        assert queued.cancelled()
+        gate.set()
