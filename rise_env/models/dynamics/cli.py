@@ -56,7 +56,8 @@ from pathlib import Path
 
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
-    "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr vae_clip_frames vae_views "
+    "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr decoder_steps "
+    "motion_weight vae_clip_frames vae_views "
     "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device "
     "log_every workers frame_cache"
 ).split()
@@ -80,9 +81,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="AdamW learning rate of the transformer (default 1e-4)")
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
     p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
-    p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE (default 1e-3)")
-    p.add_argument("--vae-clip-frames", type=int, help="VAE phase: frames per random clip (default 9)")
-    p.add_argument("--vae-views", type=int, help="VAE phase: random views per window (default 1)")
+    p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE and of the decoder (default 1e-3)")
+    p.add_argument("--decoder-steps", type=int, help="steps tuning the decoder alone on the frozen encoder (default 0)")
+    p.add_argument("--motion-weight", type=float, help="weight of the frame-difference L1 in the VAE loss (default 0)")
+    p.add_argument("--vae-clip-frames", type=int, help="VAE/decoder phase: frames per random clip (default 9)")
+    p.add_argument("--vae-views", type=int, help="VAE/decoder phase: random views per window (default 1)")
     p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
     p.add_argument("--action-dropout", type=float, help="fraction of samples trained on the null action (default 0)")
     p.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")

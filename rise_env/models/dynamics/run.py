@@ -1,18 +1,22 @@
-"""The dynamics training run: split, VAE phase, flow-matching loop, checkpoints, resume, TensorBoard.
+"""The dynamics training run: split, autoencoder phases, flow-matching loop, checkpoints, resume, TensorBoard.
 
 Run directory layout::
 
     RUN/run.json                      DynamicsTrainConfig + train/val episodes (+ task of a finetune)
     RUN/vae/                          model after the VAE phase (VAE trained, latent stats fitted)
+    RUN/decoder/                      model after the decoder phase (decoder tuned on the frozen encoder)
     RUN/checkpoints/step_XXXXXXXX/    resumable: model/, optimizer.safetensors, trainer_state.json
     RUN/checkpoints/vae_XXXXXXXX/     the same during the VAE phase (removed once RUN/vae is written)
+    RUN/checkpoints/decoder_XXXXXXXX/ the same during the decoder phase (removed once RUN/decoder is written)
     RUN/model/                        final DynamicsModel (config.json + model.safetensors)
     RUN/train_log.jsonl               one row per step: phase, step, loss (+ grad_norm, lr)
     RUN/tb/                           TensorBoard scalars (when tensorboard is installed)
 
-Both phases write resumable checkpoints at the same cadence. Starting again on a RUN resumes from
-the newest checkpoint (the VAE phase is skipped once ``RUN/vae`` exists), bit-exactly on CPU.
-"""
+The phases run in that order: VAE (not with init_from / vae_from), decoder (``decoder_steps > 0``),
+transformer. The decoder phase leaves the encoder and latent statistics as they are, so the latents,
+and an init_from transformer trained on them, stay valid. Every phase writes resumable checkpoints at
+the same cadence. Starting again on a RUN resumes from the newest checkpoint (a phase is skipped
+once its ``RUN/<phase>`` exists), bit-exactly on CPU."""
 
 from __future__ import annotations
 
@@ -51,7 +55,6 @@ from rise_env.utils.checkpointing import (
 )
 
 RUN_NAME = "run.json"
-VAE_PREFIX = "vae_"
 LOG_NAME = "train_log.jsonl"
 
 
@@ -226,45 +229,51 @@ def random_clips(frames: torch.Tensor, length: int, views: int, generator: torch
     return torch.stack(clips)
 
 
-def _vae_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, ids: np.ndarray, out: Path, log) -> None:
-    """Train the VAE (resuming from ``RUN/checkpoints/vae_*``), fit latent stats, write ``RUN/vae``."""
+def _autoencoder_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, ids, out: Path, log, phase: str):
+    """Train the VAE (``phase="vae"``, then fit latent stats) or its decoder alone (``"decoder"``) and
+    write ``RUN/<phase>``, resuming from ``RUN/checkpoints/<phase>_*``; those are removed once it is written."""
     ratio = model.config.temporal_ratio
     if (cfg.vae_clip_frames - 1) % ratio:
         raise ValueError(
             f"vae_clip_frames must be 1 + k * {ratio} (the VAE's temporal ratio), got {cfg.vae_clip_frames}"
         )
+    decoder_only = phase == "decoder"
+    steps = cfg.decoder_steps if decoder_only else cfg.vae_steps
+    prefix = f"{phase}_"
     vae = model.codec.vae
-    vae.requires_grad_(True)
-    trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr)
+    vae.requires_grad_(False)
+    (vae.decoder if decoder_only else vae).requires_grad_(True)
+    trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr, motion_weight=cfg.motion_weight, decoder_only=decoder_only)
     gen = torch.Generator().manual_seed(cfg.seed)
     start = 0
-    ckpts = checkpoint_dirs(out, VAE_PREFIX)
+    ckpts = checkpoint_dirs(out, prefix)
     if ckpts:
         load_checked(model, read_state_dict(ckpts[-1] / "model" / WEIGHTS_NAME))
         state = load_training_checkpoint(ckpts[-1], trainer.optimizer)
         set_generator_state(gen, state["generator"])
         start = int(state["step"])
-        print(f"resuming the VAE phase of {out} from {ckpts[-1].name}")
+        print(f"resuming the {phase} phase of {out} from {ckpts[-1].name}")
 
     def write(tmp: Path) -> None:
         model.save_pretrained(tmp / "model")
 
     last_save = time.monotonic()
-    for step, frames in enumerate(vae_batches(windows, ids, cfg.batch_size, cfg.vae_steps, start, cfg.seed), start):
+    for step, frames in enumerate(vae_batches(windows, ids, cfg.batch_size, steps, start, cfg.seed), start):
         clips = random_clips(frames, cfg.vae_clip_frames, cfg.vae_views, gen)
-        log({"phase": "vae", "step": step, "loss": trainer.step(clips, generator=gen)["loss"]})
+        log({"phase": phase, "step": step, "loss": trainer.step(clips, generator=gen)["loss"]})
         done = step + 1
         if done % cfg.checkpoint_every == 0 or time.monotonic() - last_save >= cfg.checkpoint_seconds:
             state = {"step": done, "generator": generator_state(gen)}
-            save_training_checkpoint(checkpoint_path(out, done, VAE_PREFIX), write, trainer.optimizer, state)
-            prune_checkpoints(out, cfg.keep_checkpoints, VAE_PREFIX)
+            save_training_checkpoint(checkpoint_path(out, done, prefix), write, trainer.optimizer, state)
+            prune_checkpoints(out, cfg.keep_checkpoints, prefix)
             last_save = time.monotonic()
     vae.eval()
     vae.requires_grad_(False)
-    model.codec.fit_stats(next(vae_batches(windows, ids, cfg.batch_size, 1, 0, cfg.seed + 1)).to(model.device))
-    with atomic_directory(out / "vae", overwrite=True) as tmp:
+    if not decoder_only:
+        model.codec.fit_stats(next(vae_batches(windows, ids, cfg.batch_size, 1, 0, cfg.seed + 1)).to(model.device))
+    with atomic_directory(out / phase, overwrite=True) as tmp:
         model.save_pretrained(tmp)
-    for old in checkpoint_dirs(out, VAE_PREFIX):
+    for old in checkpoint_dirs(out, prefix):
         shutil.rmtree(old, ignore_errors=True)
 
 
@@ -297,8 +306,11 @@ def train_dynamics_run(
 
     torch.manual_seed(cfg.seed)
     vae_done = (out / "vae" / "config.json").is_file()
+    decoder_done = (out / "decoder" / "config.json").is_file()
     if ckpts:
         model = DynamicsModel.from_pretrained(ckpts[-1] / "model")
+    elif decoder_done:
+        model = DynamicsModel.from_pretrained(out / "decoder")
     elif vae_done and not (cfg.init_from or cfg.vae_from):
         model = DynamicsModel.from_pretrained(out / "vae")
     else:
@@ -324,10 +336,17 @@ def train_dynamics_run(
     if frames is not None:
         frames.prepare(split["train_episodes"], progress=progress)
     start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
-    redo_vae = not ckpts and not vae_done and cfg.vae_steps > 0 and not (cfg.init_from or cfg.vae_from)
-    vae_ckpts = checkpoint_dirs(out, VAE_PREFIX) if redo_vae else []
-    vae_start = (int(read_json(vae_ckpts[-1] / STATE_NAME)["step"]) if vae_ckpts else 0) if redo_vae else cfg.vae_steps
-    rows = [r for r in _read_log(out / LOG_NAME) if r["step"] < (vae_start if r["phase"] == "vae" else start)]
+    phases = []  # autoencoder phases still to run, in order
+    if not ckpts and not decoder_done:
+        if not vae_done and cfg.vae_steps > 0 and not (cfg.init_from or cfg.vae_from):
+            phases.append("vae")
+        if cfg.decoder_steps > 0:
+            phases.append("decoder")
+    starts = {"dynamics": start, "vae": cfg.vae_steps, "decoder": cfg.decoder_steps}  # log rows kept below these
+    for phase in phases:
+        done = checkpoint_dirs(out, f"{phase}_")
+        starts[phase] = int(read_json(done[-1] / STATE_NAME)["step"]) if done else 0
+    rows = [r for r in _read_log(out / LOG_NAME) if r["step"] < starts[r["phase"]]]
     atomic_write_text(out / LOG_NAME, "".join(json.dumps(r) + "\n" for r in rows))
     writer = _tensorboard(out / "tb", start)
     with open(out / LOG_NAME, "a") as log_file:
@@ -340,8 +359,8 @@ def train_dynamics_run(
                     if key in row:
                         writer.add_scalar(f"{row['phase']}/{key}", row[key], row["step"] + 1)
 
-        if redo_vae:
-            _vae_phase(model, cfg, windows, ids, out, log)
+        for phase in phases:
+            _autoencoder_phase(model, cfg, windows, ids, out, log, phase)
         trainer = DynamicsTrainer(
             model,
             lr=cfg.lr,

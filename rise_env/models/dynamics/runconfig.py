@@ -47,11 +47,20 @@ class DynamicsTrainConfig(BaseModel):
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the transformer.")
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
     vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0, init_from or vae_from skips).")
-    vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE.")
-    vae_clip_frames: int = Field(
-        9, ge=1, description="VAE phase: frames per training clip (1 + k x temporal ratio; 0 < k), cut at random."
+    vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE (and of the decoder phase).")
+    decoder_steps: int = Field(
+        0,
+        ge=0,
+        description="Steps that train the decoder alone on the frozen encoder's latents, after the VAE phase or on "
+        "init_from's / vae_from's VAE; the latent space is unchanged, so init_from's transformer stays valid.",
     )
-    vae_views: int = Field(1, ge=1, description="VAE phase: views per window trained on (drawn at random).")
+    motion_weight: float = Field(
+        0.0, ge=0, description="Weight of the frame-difference L1 (missing or invented motion) in the VAE/decoder loss."
+    )
+    vae_clip_frames: int = Field(
+        9, ge=1, description="VAE/decoder phase: frames per clip (1 + k x temporal ratio; 0 < k), cut at random."
+    )
+    vae_views: int = Field(1, ge=1, description="VAE/decoder phase: views per window trained on (drawn at random).")
     episodes_per_batch: int = Field(2, ge=1, description="Task-centric batching: episodes per batch.")
     action_dropout: float = Field(
         0.0, ge=0, lt=1, description="Fraction of samples trained on the null action (for action guidance)."

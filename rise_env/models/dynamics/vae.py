@@ -119,47 +119,92 @@ class LatentCodec(nn.Module):
         return video_to_frames(self.decode(latents), latents.shape[0])
 
 
+def motion_l1(rec: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """L1 between the frame-to-frame differences of two ``(N, 3, T, H, W)`` videos (0 when T = 1).
+
+    Plain reconstruction losses forgive a decoder that blurs or flickers between frames; this term
+    charges it for motion that is missing or invented, which is what the flow EPE measures.
+    """
+    if video.shape[2] < 2:
+        return video.new_zeros(())
+    return F.l1_loss(rec.diff(dim=2), video.diff(dim=2))
+
+
 def vae_loss(
     vae: AutoencoderKLLTXVideo,
     video: torch.Tensor,
     kl_weight: float = 1e-6,
     generator: torch.Generator | None = None,
+    motion_weight: float = 0.0,
+    decoder_only: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Reconstruction (L1 + L2) plus a small KL, on ``(N, 3, T, H, W)`` video in [-1, 1]."""
-    dist = vae.encode(video).latent_dist
-    z = dist.sample(generator)
+    """Reconstruction (L1 + L2 + ``motion_weight`` x :func:`motion_l1`) plus a small KL, on
+    ``(N, 3, T, H, W)`` video in [-1, 1].
+
+    ``decoder_only``: the encoder's posterior mode is decoded (the latents the transformer is
+    trained on) with no gradient into the encoder and no KL term.
+    """
+    if decoder_only:
+        with torch.no_grad():
+            dist = vae.encode(video).latent_dist
+            z = dist.mode()
+    else:
+        dist = vae.encode(video).latent_dist
+        z = dist.sample(generator)
     temb = None
     if getattr(vae.config, "timestep_conditioning", False):
         temb = torch.zeros(video.shape[0], device=video.device, dtype=video.dtype)
     rec = vae.decode(z, temb=temb).sample
     l1 = F.l1_loss(rec, video)
     l2 = F.mse_loss(rec, video)
-    kl = 0.5 * (dist.mean.pow(2) + dist.var - 1.0 - dist.logvar).mean()  # per latent value
-    loss = l1 + l2 + kl_weight * kl
-    return loss, {"loss": loss.item(), "l1": l1.item(), "l2": l2.item(), "kl": kl.item()}
+    motion = motion_l1(rec, video)
+    kl = video.new_zeros(()) if decoder_only else 0.5 * (dist.mean.pow(2) + dist.var - 1.0 - dist.logvar).mean()
+    loss = l1 + l2 + motion_weight * motion + kl_weight * kl
+    stats = {"loss": loss.item(), "l1": l1.item(), "l2": l2.item(), "motion": motion.item(), "kl": kl.item()}
+    return loss, stats
 
 
 class AutoencoderTrainer:
-    """AdamW on the VAE with L1 + L2 + small-KL loss.
+    """AdamW on the VAE with L1 + L2 (+ motion) + small-KL loss.
+
+    ``decoder_only`` trains the decoder alone on the frozen encoder's latents: the latent space
+    stays the same, so a transformer trained on it keeps working with the new decoder.
 
     Example:
         >>> from rise_env.models.dynamics.config import TINY_VAE
         >>> trainer = AutoencoderTrainer(build_vae(TINY_VAE), lr=1e-3)
         >>> stats = trainer.step(torch.zeros(1, 3, 1, 2, 32, 32, 3, dtype=torch.uint8)[:, 0])
         >>> sorted(stats)
-        ['kl', 'l1', 'l2', 'loss']
+        ['kl', 'l1', 'l2', 'loss', 'motion']
     """
 
     def __init__(
-        self, vae: AutoencoderKLLTXVideo, lr: float = 1e-4, kl_weight: float = 1e-6, weight_decay: float = 0.0
+        self,
+        vae: AutoencoderKLLTXVideo,
+        lr: float = 1e-4,
+        kl_weight: float = 1e-6,
+        weight_decay: float = 0.0,
+        motion_weight: float = 0.0,
+        decoder_only: bool = False,
     ):
         self.vae = vae
         self.kl_weight = kl_weight
-        self.optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=weight_decay)
+        self.motion_weight = motion_weight
+        self.decoder_only = decoder_only
+        params = vae.decoder.parameters() if decoder_only else vae.parameters()
+        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
     def step(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, float]:
         """One update on ``(B, T, V, H, W, 3)`` frames (``T = 1 + k r``); returns the loss terms."""
-        return train_vae_step(self.vae, frames, self.optimizer, self.kl_weight, generator)
+        return train_vae_step(
+            self.vae,
+            frames,
+            self.optimizer,
+            self.kl_weight,
+            generator,
+            motion_weight=self.motion_weight,
+            decoder_only=self.decoder_only,
+        )
 
 
 def train_vae_step(
@@ -169,13 +214,18 @@ def train_vae_step(
     kl_weight: float = 1e-6,
     generator: torch.Generator | None = None,
     max_grad_norm: float = 1.0,
+    motion_weight: float = 0.0,
+    decoder_only: bool = False,
 ) -> dict[str, float]:
-    """One optimisation step of the VAE on ``(B, T, V, H, W, 3)`` frames."""
+    """One optimisation step of the VAE (or its decoder alone) on ``(B, T, V, H, W, 3)`` frames."""
     vae.train()
+    if decoder_only:
+        vae.encoder.eval()
     video = frames_to_video(frames.to(next(vae.parameters()).device))
-    loss, stats = vae_loss(vae, video, kl_weight, generator)
+    loss, stats = vae_loss(vae, video, kl_weight, generator, motion_weight, decoder_only)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(vae.parameters(), max_grad_norm)
+    params = vae.decoder.parameters() if decoder_only else vae.parameters()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     optimizer.step()
     return stats
