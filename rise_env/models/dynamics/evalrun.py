@@ -103,6 +103,7 @@ def evaluate_run(
         model, batches, steps=steps, seed=seed, callback=keep if video else None, guidance=guidance
     )
     result["windows"] = len(ids)
+    result["per_view"] = {"views": list(reader.cameras), **result["per_view"]}
     result["episode_indices"] = sorted({int(windows.sample_episode_index[i]) for i in ids})
     if video:
         write_video(video, [frame for clip in clips for frame in clip], fps=15)

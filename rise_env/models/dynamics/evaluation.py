@@ -19,17 +19,21 @@ from rise_env.metrics import controllability_ratio, flow_epe, psnr, ssim
 from rise_env.models.dynamics.model import DynamicsModel
 
 
-def _per_sample(fn, pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
-    """Mean over frames and views of an image metric, per sample. Inputs ``(B, T, V, H, W, 3)``."""
+def _per_view(fn, pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """Mean over frames of an image metric, per sample and view ``(B, V)``. Inputs ``(B, T, V, H, W, 3)``."""
     vals = fn(pred, real)  # (B, T, V)
     vals = torch.where(torch.isinf(vals), torch.full_like(vals, 100.0), vals)  # identical -> 100 dB cap
-    return vals.reshape(vals.shape[0], -1).mean(1).numpy()
+    return vals.mean(1).numpy()
 
 
 def _epe(pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """Flow EPE per sample and view ``(B, V)``. Inputs ``(B, T, V, H, W, 3)``."""
     b, _, v = pred.shape[:3]
     p, r = pred.numpy(), real.numpy()
-    return np.array([np.mean([flow_epe(p[i, :, j], r[i, :, j]) for j in range(v)]) for i in range(b)])
+    return np.array([[flow_epe(p[i, :, j], r[i, :, j]) for j in range(v)] for i in range(b)])
+
+
+FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
 
 
 @torch.no_grad()
@@ -46,13 +50,13 @@ def evaluate_dynamics(
 
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
     ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder``, ``epe_autoencoder`` and
-    ``controllability_ratio`` (pixel MSE, true / swapped).
+    ``controllability_ratio`` (pixel MSE, true / swapped), and ``per_view``: the nine fidelity figures
+    per view, ``{key: [V floats]}`` (their means are the figures above).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
     """
     model.eval()
-    keys = ("psnr", "ssim", "epe", "psnr_c", "ssim_c", "epe_c", "psnr_ae", "ssim_ae", "epe_ae")
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in FIDELITY_KEYS}  # (B, V) arrays
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
         if max_batches is not None and n >= max_batches:
@@ -74,32 +78,26 @@ def evaluate_dynamics(
         ).cpu()
         copy = mem[:, -1:].expand_as(real)
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
-        rows["psnr_ae"].append(_per_sample(psnr, recon, real))
-        rows["ssim_ae"].append(_per_sample(ssim, recon, real))
-        rows["epe_ae"].append(_epe(recon, real))
-        rows["psnr"].append(_per_sample(psnr, pred, real))
-        rows["ssim"].append(_per_sample(ssim, pred, real))
+        rows["psnr_autoencoder"].append(_per_view(psnr, recon, real))
+        rows["ssim_autoencoder"].append(_per_view(ssim, recon, real))
+        rows["epe_autoencoder"].append(_epe(recon, real))
+        rows["psnr"].append(_per_view(psnr, pred, real))
+        rows["ssim"].append(_per_view(ssim, pred, real))
         rows["epe"].append(_epe(pred, real))
-        rows["psnr_c"].append(_per_sample(psnr, copy, real))
-        rows["ssim_c"].append(_per_sample(ssim, copy, real))
-        rows["epe_c"].append(_epe(copy, real))
+        rows["psnr_copy_last"].append(_per_view(psnr, copy, real))
+        rows["ssim_copy_last"].append(_per_view(ssim, copy, real))
+        rows["epe_copy_last"].append(_epe(copy, real))
         err_true.append((pred.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
         err_swap.append((pred_s.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
     if not err_true:
         raise ValueError("no batches to evaluate")
-    mean = {k: float(np.concatenate(v).mean()) for k, v in rows.items()}
+    per_view = {k: np.concatenate(v).mean(0) for k, v in rows.items()}  # (V,) each; equal weights per view
+    mean = {k: float(v.mean()) for k, v in per_view.items()}
     return {
         "episodes": int(sum(len(e) for e in err_true)),
         "steps": steps,
         "guidance": model.config.action_guidance if guidance is None else float(guidance),
-        "psnr": mean["psnr"],
-        "ssim": mean["ssim"],
-        "epe": mean["epe"],
-        "psnr_copy_last": mean["psnr_c"],
-        "ssim_copy_last": mean["ssim_c"],
-        "epe_copy_last": mean["epe_c"],
-        "psnr_autoencoder": mean["psnr_ae"],
-        "ssim_autoencoder": mean["ssim_ae"],
-        "epe_autoencoder": mean["epe_ae"],
+        **mean,
         "controllability_ratio": controllability_ratio(np.concatenate(err_true), np.concatenate(err_swap)),
+        "per_view": {k: v.tolist() for k, v in per_view.items()},
     }

@@ -148,6 +148,10 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     direct_epe = np.mean([flow_epe(r[i, :, v].numpy(), b["future_frames"][i, :, v].numpy())
                           for r, b in zip(recon, batches) for i in range(2) for v in range(r.shape[2])])
     assert res["epe_autoencoder"] == pytest.approx(float(direct_epe), rel=1e-5)
+    for key in ("psnr", "ssim", "epe", "psnr_copy_last", "epe_copy_last", "psnr_autoencoder", "epe_autoencoder"):
+        assert len(res["per_view"][key]) == 3 and np.mean(res["per_view"][key]) == pytest.approx(res[key], rel=1e-9)
+    top = np.mean([psnr(r[:, :, 0], b["future_frames"][:, :, 0]).mean(1).numpy() for r, b in zip(recon, batches)])
+    assert res["per_view"]["psnr_autoencoder"][0] == pytest.approx(float(top), rel=1e-5)  # view 0 alone
 
 
 def _null_action_inputs(model, seed=0):
