@@ -6,9 +6,12 @@ Train on a LeRobotDataset v3.0 folder::
 
 Phase 1 trains the video autoencoder on the training windows' future clips and fits its latent
 statistics, written to ``RUN/vae`` when done (skipped with ``--vae-steps 0`` or ``--init-from``).
-Phase 2 trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on
-task-centric batches. Both phases write resumable checkpoints (``RUN/checkpoints/vae_*``, ``step_*``)
-every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
+An optional decoder phase (``--decoder-steps N``) then tunes the decoder alone on the frozen
+encoder's latents, written to ``RUN/decoder``: the latents do not change, so the transformer of an
+``--init-from`` model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss).
+The last phase trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on
+task-centric batches. Every phase writes resumable checkpoints (``RUN/checkpoints/vae_*``, ``decoder_*``,
+``step_*``) every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
 Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
 setting other than --steps, checkpoint cadence, --device, --log-every, --workers or --frame-cache is
 refused. A preset below the dataset's resolution (``cpu``: 96x128) reads resized frames from a cache of
@@ -17,24 +20,20 @@ one ``.npy`` per episode (``RUN/frame_cache`` or ``--frame-cache``; ~80 MB per 1
 used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
 model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
 
-The ``cpu`` preset imagines at 96x128 (16x/4x VAE). Its current run on the brick-sorting twin
-dataset (190 episodes recorded at 192x256, 3 views; 10% held out), ``runs/dynamics_96``::
+The ``cpu`` preset imagines at 96x128 (16x/4x VAE). How the bundled model was trained, what it
+measures, and the decoder phase and CPU fine-tune measured on freshly collected data are in
+``docs/dynamics_model.md``. A run on the brick-sorting twin dataset (190 episodes recorded at
+192x256, 3 views; 10% held out) and its evaluation::
 
     python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_96 --stage pretrain \
         --preset cpu --steps 1500 --vae-steps 1500 --vae-lr 3e-4 --batch-size 8 --episodes-per-batch 8 \
         --lr 3e-4 --warmup-steps 100 --checkpoint-every 250 --threads 2 --frame-cache runs/frame_cache_96x128
     python -m rise_env.evaluate dynamics --data data/brick_sorting --checkpoint runs/dynamics_96 \
-        --episodes val --steps 50 --max-windows 16 --out benchmarks/results/dynamics_brick_sorting.json \
-        --video benchmarks/results/dynamics_brick_sorting.mp4 --threads 2 --frame-cache runs/frame_cache_96x128
+        --episodes val --steps 50 --max-windows 16 --out runs/dynamics_96/eval.json \
+        --video runs/dynamics_96/eval.mp4 --threads 2 --frame-cache runs/frame_cache_96x128
 
-(8 min to cache the resized frames, 17 min of VAE, 42 min of transformer on two cores; it was started
-with ``--steps 4000`` and stopped at its step-1500 checkpoint, which the same command with ``--steps 1500``
-finalises: the LR is constant after warm-up and batches depend only on the seed and step). The VAE
-reconstructs held-out chunks at 24.0 dB PSNR (copy-last-frame: 17.0 dB), so the autoencoder no longer
-caps the fidelity targets; 1500 transformer steps do not yet teach the model to follow actions
-(``benchmarks/results/dynamics_brick_sorting.json``). The bundled world model
-(``rise_env/assets/brick_sorting/world_model/dynamics``) is still the earlier 192x256 model, trained with
-the 32x VAE of that time (its manifest lists the command). With more compute, pre-train and fine-tune the
+(8 min to cache the resized frames, 17 min of VAE, 42 min of transformer on two cores; 1500 transformer
+steps do not yet teach the model to follow actions.) With more compute, pre-train and fine-tune the
 transformer for tens of thousands of steps::
 
     python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_pretrain \
