@@ -33,7 +33,7 @@ def _epe(pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
     return np.array([[flow_epe(p[i, :, j], r[i, :, j]) for j in range(v)] for i in range(b)])
 
 
-FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
+_FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
 
 
 @torch.no_grad()
@@ -56,7 +56,7 @@ def evaluate_dynamics(
     ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
     """
     model.eval()
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in FIDELITY_KEYS}  # (B, V) arrays
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in _FIDELITY_KEYS}  # (B, V) arrays
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
         if max_batches is not None and n >= max_batches:
@@ -78,15 +78,10 @@ def evaluate_dynamics(
         ).cpu()
         copy = mem[:, -1:].expand_as(real)
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
-        rows["psnr_autoencoder"].append(_per_view(psnr, recon, real))
-        rows["ssim_autoencoder"].append(_per_view(ssim, recon, real))
-        rows["epe_autoencoder"].append(_epe(recon, real))
-        rows["psnr"].append(_per_view(psnr, pred, real))
-        rows["ssim"].append(_per_view(ssim, pred, real))
-        rows["epe"].append(_epe(pred, real))
-        rows["psnr_copy_last"].append(_per_view(psnr, copy, real))
-        rows["ssim_copy_last"].append(_per_view(ssim, copy, real))
-        rows["epe_copy_last"].append(_epe(copy, real))
+        for source, frames in (("", pred), ("_copy_last", copy), ("_autoencoder", recon)):
+            rows[f"psnr{source}"].append(_per_view(psnr, frames, real))
+            rows[f"ssim{source}"].append(_per_view(ssim, frames, real))
+            rows[f"epe{source}"].append(_epe(frames, real))
         err_true.append((pred.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
         err_swap.append((pred_s.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
     if not err_true:

@@ -241,8 +241,6 @@ def _autoencoder_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, 
     steps = cfg.decoder_steps if decoder_only else cfg.vae_steps
     prefix = f"{phase}_"
     vae = model.codec.vae
-    vae.requires_grad_(False)
-    (vae.decoder if decoder_only else vae).requires_grad_(True)
     trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr, motion_weight=cfg.motion_weight, decoder_only=decoder_only)
     gen = torch.Generator().manual_seed(cfg.seed)
     start = 0
@@ -344,8 +342,8 @@ def train_dynamics_run(
             phases.append("decoder")
     starts = {"dynamics": start, "vae": cfg.vae_steps, "decoder": cfg.decoder_steps}  # log rows kept below these
     for phase in phases:
-        done = checkpoint_dirs(out, f"{phase}_")
-        starts[phase] = int(read_json(done[-1] / STATE_NAME)["step"]) if done else 0
+        saved = checkpoint_dirs(out, f"{phase}_")
+        starts[phase] = int(read_json(saved[-1] / STATE_NAME)["step"]) if saved else 0
     rows = [r for r in _read_log(out / LOG_NAME) if r["step"] < starts[r["phase"]]]
     atomic_write_text(out / LOG_NAME, "".join(json.dumps(r) + "\n" for r in rows))
     writer = _tensorboard(out / "tb", start)

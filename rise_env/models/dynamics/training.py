@@ -175,7 +175,6 @@ def train_vae(
 ) -> list[float]:
     """Train the model's VAE on ``(B, T, V, H, W, 3)`` uint8 clips (``T = 1 + k r``); returns losses."""
     vae = model.codec.vae
-    vae.requires_grad_(True)
     trainer = AutoencoderTrainer(vae, lr=lr, kl_weight=kl_weight)
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []

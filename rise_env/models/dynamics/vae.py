@@ -191,8 +191,9 @@ class AutoencoderTrainer:
         self.kl_weight = kl_weight
         self.motion_weight = motion_weight
         self.decoder_only = decoder_only
-        params = vae.decoder.parameters() if decoder_only else vae.parameters()
-        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        trained = vae.decoder if decoder_only else vae
+        trained.requires_grad_(True)
+        self.optimizer = torch.optim.AdamW(trained.parameters(), lr=lr, weight_decay=weight_decay)
 
     def step(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, float]:
         """One update on ``(B, T, V, H, W, 3)`` frames (``T = 1 + k r``); returns the loss terms."""
@@ -225,7 +226,6 @@ def train_vae_step(
     loss, stats = vae_loss(vae, video, kl_weight, generator, motion_weight, decoder_only)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    params = vae.decoder.parameters() if decoder_only else vae.parameters()
-    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    torch.nn.utils.clip_grad_norm_(vae.parameters(), max_grad_norm)  # the frozen encoder has no grads
     optimizer.step()
     return stats
