@@ -104,13 +104,21 @@ class DynamicsWindowDataset(_EpisodeSamples):
         super().__init__(reader, starts)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.conditioning(i)
+        ep = int(item["episode_index"])
+        return {
+            "memory_frames": torch.from_numpy(self.frames.frames_at(ep, item["memory_index"].numpy())),
+            "future_frames": torch.from_numpy(self.frames.frames_at(ep, item["future_index"].numpy())),
+            **item,
+        }
+
+    def conditioning(self, i: int) -> dict[str, torch.Tensor]:
+        """Window ``i`` without its images: every item key but ``memory_frames`` and ``future_frames``."""
         ep, t = self._locate(i)
         r = self.reader
         ix = window_indices(t, r.episodes[ep].length, self.cfg)
         base = r.episodes[ep].from_index
         return {
-            "memory_frames": torch.from_numpy(self.frames.frames_at(ep, ix["memory"])),
-            "future_frames": torch.from_numpy(self.frames.frames_at(ep, ix["future"])),
             "actions": torch.from_numpy(r.actions[base + ix["actions"]]),
             "action_is_pad": torch.from_numpy(ix["action_is_pad"]),
             "future_is_pad": torch.from_numpy(ix["future_is_pad"]),

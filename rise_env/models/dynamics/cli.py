@@ -58,7 +58,7 @@ _FIELDS = (
     "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr decoder_steps "
     "motion_weight vae_clip_frames vae_views "
     "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device "
-    "log_every workers frame_cache"
+    "log_every workers frame_cache window_stride latent_cache"
 ).split()
 
 
@@ -97,6 +97,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, help="steps between TensorBoard scalars (default 10)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes (default 0)")
     p.add_argument("--frame-cache", help="folder of frames resized to the model's resolution (default RUN/frame_cache)")
+    p.add_argument("--window-stride", type=int, help="transformer: train on windows starting every N-th frame (1)")
+    p.add_argument("--latent-cache", help="folder of pre-encoded training latents: the transformer skips the VAE")
     p.add_argument("--resume", action="store_true", help="require a checkpoint in OUT to resume from")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")

@@ -16,7 +16,11 @@ The phases run in that order: VAE (not with init_from / vae_from), decoder (``de
 transformer. The decoder phase leaves the encoder and latent statistics as they are, so the latents,
 and an init_from transformer trained on them, stay valid. Every phase writes resumable checkpoints at
 the same cadence. Starting again on a RUN resumes from the newest checkpoint (a phase is skipped
-once its ``RUN/<phase>`` exists), bit-exactly on CPU."""
+once its ``RUN/<phase>`` exists), bit-exactly on CPU.
+
+With ``latent_cache`` the transformer phase first encodes its windows (those starting every
+``window_stride``-th frame) into that folder, resumably, then reads latents instead of frames
+(``rise_env.models.dynamics.latent_cache``)."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from rise_env.data.layout import ACTION
 from rise_env.data.split import split_episodes
 from rise_env.models.dynamics.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, get_preset
+from rise_env.models.dynamics.latent_cache import build_latent_cache
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
 from rise_env.models.dynamics.training import DynamicsTrainer
@@ -81,7 +86,8 @@ class _Batches:
             yield self.ids[batch].tolist()
 
 
-def _loader(windows: DynamicsWindowDataset, ids: np.ndarray, cfg: DynamicsTrainConfig, steps: int, start: int = 0):
+def _loader(windows, ids: np.ndarray, cfg: DynamicsTrainConfig, steps: int, start: int = 0):
+    """Task-centric batches of ``windows`` (a DynamicsWindowDataset or CachedLatentWindows) over ``ids``."""
     sampler = TaskCentricBatchSampler(
         windows.sample_episode_index[ids],
         cfg.batch_size,
@@ -370,7 +376,12 @@ def train_dynamics_run(
         if ckpts:
             trainer.load_checkpoint(ckpts[-1])
             print(f"resuming {out} from {ckpts[-1].name}")
-        _dynamics_phase(trainer, cfg, windows, ids, out, log, progress)
+        if trainer.steps_done < cfg.steps:
+            ids = ids[windows.sample_frame_index[ids] % cfg.window_stride == 0]
+            source = windows
+            if cfg.latent_cache:
+                source = build_latent_cache(cfg.latent_cache, model, windows, ids, progress=progress)
+            _dynamics_phase(trainer, cfg, source, ids, out, log, progress)
     if writer is not None:
         writer.close()
     with atomic_directory(out / "model", overwrite=True) as tmp:

@@ -17,6 +17,7 @@ OPERATIONAL_FIELDS: frozenset[str] = frozenset(
         "log_every",
         "workers",
         "frame_cache",
+        "latent_cache",
     }
 )
 
@@ -74,6 +75,14 @@ class DynamicsTrainConfig(BaseModel):
     device: str = Field("auto", description="'auto' (CUDA when available), 'cpu' or 'cuda[:i]'.")
     log_every: int = Field(10, ge=1, description="Steps between TensorBoard scalars.")
     workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    window_stride: int = Field(
+        1, ge=1, description="Train the transformer on the windows starting every N-th frame (1: every frame)."
+    )
+    latent_cache: str | None = Field(
+        None,
+        description="Folder of pre-encoded latents of the training windows (float16; built before the transformer "
+        "phase, resumable): the phase then skips the frozen VAE encoder. Best with window_stride > 1.",
+    )
     frame_cache: str | None = Field(
         None,
         description="Folder of the resized-frame cache, used when the model's resolution differs from the "
