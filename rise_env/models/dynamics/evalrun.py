@@ -45,13 +45,18 @@ def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]
 
 
 def pick_windows(windows: DynamicsWindowDataset, episodes: list[int], max_windows: int) -> list[int]:
-    """Up to ``max_windows`` window ids, evenly spread over ``episodes``, interleaved across episodes."""
+    """Up to ``max_windows`` window ids, interleaved across ``episodes``.
+
+    An episode's ``n`` windows start at the centres of ``n`` equal parts of it (one window: the middle),
+    so they sample the whole episode rather than its ends, where the robot rests.
+    """
     per_ep = -(-max_windows // len(episodes))
     chosen: list[list[int]] = []
     for e in episodes:
         ids = np.flatnonzero(windows.sample_episode_index == e)
         if len(ids):
-            take = np.unique(np.linspace(0, len(ids) - 1, min(per_ep, len(ids))).round().astype(int))
+            n = min(per_ep, len(ids))
+            take = ((np.arange(n) + 0.5) * len(ids) / n).astype(int)
             chosen.append(ids[take].tolist())
     order = [w for rank in range(per_ep) for ids in chosen if rank < len(ids) for w in [ids[rank]]]
     return order[:max_windows]

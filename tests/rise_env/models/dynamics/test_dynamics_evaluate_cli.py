@@ -1,11 +1,14 @@
 """``python -m rise_env.evaluate dynamics``: result JSON with the DESIGN keys and a real | imagined mp4."""
 
 import math
+from types import SimpleNamespace
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 
 from rise_env.evaluate import main as evaluate
+from rise_env.models.dynamics.evalrun import pick_windows
 from rise_env.train import main as train
 from rise_env.utils.atomic import read_json
 
@@ -46,3 +49,17 @@ def test_evaluate_uses_the_held_out_episodes(tiny_dynamics_dataset, tiny_run, tm
     assert read_json(out)["episode_indices"] == read_json(tiny_run / "run.json")["val_episodes"]
     with pytest.raises(ValueError, match="indices must lie"):
         evaluate(argv[:-4] + ["--episodes", "7"])
+
+
+@pytest.mark.parametrize(
+    "max_windows, starts",
+    [
+        (2, [5, 105]),  # one window per episode: its middle, not the robot at rest at frame 0
+        (4, [2, 102, 7, 107]),  # two: the centres of the halves, interleaved across episodes
+        (40, [s for k in range(10) for s in (k, 100 + k)]),  # more than there are: all of them, once
+    ],
+)
+def test_evaluation_windows_sample_the_middle_of_episodes_not_their_ends(max_windows, starts):
+    windows = SimpleNamespace(sample_episode_index=np.repeat([0, 1], 10))  # episodes 0, 1 of 10 windows
+    ids = pick_windows(windows, [0, 1], max_windows)
+    assert [i % 10 + 100 * (i // 10) for i in ids] == starts  # episode 1's windows are ids 10..19
