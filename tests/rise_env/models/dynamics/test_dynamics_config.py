@@ -66,3 +66,16 @@ def test_ge_preset_uses_the_timestep_conditioned_ltx_091_vae():
     assert ge.num_parameters()["vae"] == 934_976_434
     names = dict(ge.transformer.named_parameters())
     assert names["transformer_blocks.27.attn1.to_q.weight"].shape == (2048, 2048)
+
+
+def test_cpu_fine_halves_the_latent_stride_and_keeps_the_cpu_token_count():
+    cpu, fine = get_preset("cpu"), get_preset("cpu-fine")
+    assert (fine.spatial_ratio, fine.temporal_ratio) == (8, 4) and fine.latent_hw == (12, 16)
+    tokens = [c.latent_hw[0] * c.latent_hw[1] // c.transformer.patch_size**2 for c in (cpu, fine)]
+    assert tokens == [12, 12]  # per latent frame and view: the transformer costs what cpu's does
+    model = DynamicsModel.from_preset("cpu-fine").eval()
+    frames = torch.randint(0, 256, (1, 4, 3, 96, 128, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        memory = model.encode_memory(frames)
+        future = model.imagine_latents(memory, torch.zeros(1, 14), torch.zeros(1, 50, 14), steps=1, seeds=[0])
+    assert memory.shape == (1, 3, 32, 4, 12, 16) and future.shape == (1, 3, 32, 7, 12, 16)
