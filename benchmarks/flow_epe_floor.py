@@ -1,0 +1,120 @@
+"""How faithful must imagined frames be for the flow-EPE target? Real clips under known degradations.
+
+The dynamics evaluation scores imagined clips by the flow end-point error against the real clip
+(``rise_env.metrics.flow_epe``); the target is 0.6 x the copy-last-frame baseline's EPE. This script
+takes the real future clips of the evaluation's windows (same selection as ``python -m
+rise_env.evaluate dynamics``), degrades them frame by frame in known ways and prints PSNR and flow
+EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE):
+
+    python benchmarks/flow_epe_floor.py --data data/brick_sorting --frame-cache runs/frame_cache_96x128 \\
+        --episodes 0,5,35,71,91,94,97,98,106,109,124,132,143,144,146,156,173,176,178 --max-windows 16
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
+from rise_env.data.frames import frames_at_size
+from rise_env.metrics import flow_epe, psnr
+from rise_env.models.dynamics.evalrun import choose_episodes, pick_windows
+from rise_env.utils.provenance import write_result_json
+
+Clip = np.ndarray  # (T, H, W, 3) uint8
+
+
+def _per_frame(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Clip], Clip]:
+    return lambda clip: np.stack([fn(f) for f in clip])
+
+
+def _resize_half(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _jpeg(frame: np.ndarray, quality: int = 50) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG")
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def _noise(clip: Clip, sigma: float = 4.0) -> Clip:
+    rng = np.random.default_rng(0)
+    return np.clip(clip + rng.normal(0.0, sigma, clip.shape), 0, 255).astype(np.uint8)
+
+
+DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
+    # the first frame held: its flow is 0, so its EPE is the clip's mean flow, as copy-last's in the evaluation
+    "still": lambda clip: np.repeat(clip[:1], len(clip), axis=0),
+    "resize_half": _per_frame(_resize_half),  # to half the resolution and back
+    "blur_1px": _per_frame(lambda f: cv2.GaussianBlur(f, (0, 0), 1.0)),
+    "jpeg_50": _per_frame(_jpeg),
+    "noise_4": _noise,  # Gaussian noise, sigma 4 grey levels
+}
+
+
+def degradation_figures(clips: list[Clip]) -> dict[str, dict[str, float]]:
+    """``{degradation: {"psnr", "epe"}}``, means over ``clips`` (each ``(T, H, W, 3)`` uint8).
+
+    PSNR is averaged over the frames that differ from the real ones (the still clip's first is exact).
+    """
+    out = {}
+    for name, degrade in DEGRADATIONS.items():
+        pairs = [(degrade(c), c) for c in clips]
+        frame_psnr = np.concatenate([psnr(d, c).numpy() for d, c in pairs])
+        out[name] = {
+            "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
+            "epe": float(np.mean([flow_epe(d, c) for d, c in pairs])),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
+    p.add_argument("--episodes", required=True, help="'all' or comma-separated episode indices")
+    p.add_argument("--max-windows", type=int, default=16, help="windows, spread as in evaluate dynamics")
+    p.add_argument("--size", type=int, nargs=2, default=(96, 128), help="frame height and width (cpu: 96 128)")
+    p.add_argument("--frame-cache", help="resized-frame cache of a training run, reused when given")
+    p.add_argument("--out", default="benchmarks/results/flow_epe_floor.json")
+    args = p.parse_args(argv)
+    reader = LeRobotDatasetReader(args.data)
+    episodes = choose_episodes(args.episodes, Path(args.data), reader.num_episodes)
+    frames = frames_at_size(reader, tuple(args.size), args.frame_cache)
+    windows = DynamicsWindowDataset(reader, WindowConfig(pad_end=False), frames)
+    ids = pick_windows(windows, episodes, args.max_windows)
+    futures = [windows[i]["future_frames"].numpy() for i in ids]  # (T, V, H, W, 3) each
+    views = list(reader.cameras)
+    per_view = {v: degradation_figures([f[:, k] for f in futures]) for k, v in enumerate(views)}
+    mean = {
+        name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in ("psnr", "epe")}
+        for name in DEGRADATIONS
+    }
+    target = 0.6 * mean["still"]["epe"]
+    print(f"\nflow EPE of degraded real clips: {len(ids)} windows of {args.data}; target EPE {target:.2f}")
+    print(f"{'degradation':>12} | {'PSNR dB':>7} | {'EPE':>5} | " + " | ".join(f"{'EPE ' + v:>16}" for v in views))
+    for name, fig in mean.items():
+        row = " | ".join(f"{per_view[v][name]['epe']:>16.3f}" for v in views)
+        print(f"{name:>12} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {row}")
+    figures = {
+        "data": args.data,
+        "windows": len(ids),
+        "episode_indices": sorted({int(windows.sample_episode_index[i]) for i in ids}),
+        "views": views,
+        "epe_target": target,
+        "mean": mean,
+        "per_view": per_view,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    return write_result_json(args.out, figures)
+
+
+if __name__ == "__main__":
+    main()

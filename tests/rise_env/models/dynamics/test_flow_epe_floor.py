@@ -1,0 +1,39 @@
+"""The flow-EPE floor benchmark: its degradations score as their definitions say on a moving texture."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rise_env.metrics import dense_flow
+
+BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "flow_epe_floor.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("flow_epe_floor", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _panning_texture(frames: int = 6, shift: int = 2) -> np.ndarray:
+    """(T, 48, 64, 3) uint8: a smooth random texture sliding ``shift`` px right per frame."""
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (12, 40, 3)).astype(np.float32)
+    big = np.kron(big, np.ones((4, 4, 1)))  # 48 x 160 blocks of 4 px
+    return np.stack([big[:, 80 - shift * t : 144 - shift * t] for t in range(frames)]).astype(np.uint8)
+
+
+def test_degradations_score_as_defined(bench):
+    clip = _panning_texture()
+    figures = bench.degradation_figures([clip])
+    assert list(figures) == ["still", "resize_half", "blur_1px", "jpeg_50", "noise_4"]
+    real_speed = np.linalg.norm(dense_flow(clip), axis=-1).mean()
+    assert figures["still"]["epe"] == pytest.approx(real_speed, rel=1e-2)  # a still clip has (almost) no flow
+    assert figures["noise_4"]["psnr"] == pytest.approx(20 * np.log10(255 / 4), abs=0.3)
+    for name in ("resize_half", "blur_1px", "jpeg_50", "noise_4"):
+        assert figures[name]["epe"] < 0.1 * figures["still"]["epe"], name  # the motion survives frame damage
+        assert figures[name]["psnr"] > figures["still"]["psnr"] + 5, name
