@@ -113,7 +113,17 @@ def build_latent_cache(
 
 
 @torch.no_grad()
-def _encode_rows(directory: Path, model, windows, ids, done: int, batch_size: int, meta: dict, progress: bool):
+def _encode_rows(
+    directory: Path,
+    model: DynamicsModel,
+    windows: DynamicsWindowDataset,
+    ids: np.ndarray,
+    done: int,
+    batch_size: int,
+    meta: dict,
+    progress: bool,
+) -> None:
+    """Encode rows ``done..len(ids)-1`` in batches, advancing ``meta["done"]`` after each flushed batch."""
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r+") for name in ("memory", "future")}
     model.codec.eval()
     bar = None
@@ -152,11 +162,26 @@ class CachedLatentWindows(Dataset):
         meta = read_json(directory / META_NAME)
         if int(meta["done"]) != len(ids):
             raise ValueError(f"{directory} holds {meta['done']} of {len(ids)} windows; build it first")
-        self.windows, self.ids = windows, np.asarray(ids, np.int64)
+        self.directory, self.windows, self.ids = directory, windows, np.asarray(ids, np.int64)
         # per window id, as on ``windows``, for the task-centric sampler
         self.sample_episode_index, self.sample_task_index = windows.sample_episode_index, windows.sample_task_index
-        self.memory = np.load(directory / "memory.npy", mmap_mode="r")
-        self.future = np.load(directory / "future.npy", mmap_mode="r")
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def memory(self) -> np.ndarray:
+        return self._open()[0]
+
+    @property
+    def future(self) -> np.ndarray:
+        return self._open()[1]
+
+    def _open(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._arrays is None:  # opened lazily, so DataLoader workers map the files instead of copying them
+            self._arrays = tuple(np.load(self.directory / f"{n}.npy", mmap_mode="r") for n in ("memory", "future"))
+        return self._arrays
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_arrays": None}
 
     def __len__(self) -> int:
         return len(self.ids)

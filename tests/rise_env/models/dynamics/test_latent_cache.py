@@ -3,6 +3,7 @@ interrupted builds resume, a cache of another encoder or other windows is refuse
 run trains on the cached windows of its stride."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -57,6 +58,9 @@ def test_cached_latents_are_the_encoders_and_give_the_same_loss(setup, tmp_path)
     torch.testing.assert_close(on_cache, on_frames, atol=1e-3, rtol=1e-3)
     with pytest.raises(IndexError, match="window 1 is not in this latent cache"):
         cache[1]
+    copy = pickle.loads(pickle.dumps(cache))  # as sent to DataLoader workers: the files, not their contents
+    assert len(pickle.dumps(cache)) == len(pickle.dumps(CachedLatentWindows(tmp_path / "lat", windows, ids)))
+    assert torch.equal(copy[17]["future_latents"], cache[17]["future_latents"])
 
 
 def test_an_interrupted_build_resumes_and_ends_equal_to_an_uninterrupted_one(setup, tmp_path, monkeypatch):
