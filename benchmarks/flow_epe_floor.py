@@ -4,10 +4,13 @@ The dynamics evaluation scores imagined clips by the flow end-point error agains
 (``rise_env.metrics.flow_epe``); the target is 0.6 x the copy-last-frame baseline's EPE. This script
 takes the real future clips of the evaluation's windows (same selection as ``python -m
 rise_env.evaluate dynamics``), degrades them frame by frame in known ways and prints PSNR and flow
-EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE):
+EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE).
+With ``--vae CKPT`` it also scores that dynamics model's VAE round trip, once encoding the clip as the
+model does (with temporal compression) and once encoding every frame alone:
 
     python benchmarks/flow_epe_floor.py --data data/brick_sorting --frame-cache runs/frame_cache_96x128 \\
-        --episodes 0,5,35,71,91,94,97,98,106,109,124,132,143,144,146,156,173,176,178 --max-windows 16
+        --episodes 0,5,35,71,91,94,97,98,106,109,124,132,143,144,146,156,173,176,178 --max-windows 16 \\
+        --vae rise_env/assets/brick_sorting/world_model/dynamics
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
 from rise_env.data.frames import frames_at_size
 from rise_env.metrics import flow_epe, psnr
 from rise_env.models.dynamics.evalrun import choose_episodes, pick_windows
+from rise_env.models.dynamics.model import DynamicsModel
+from rise_env.models.dynamics.run import resolve_model_dir
 from rise_env.utils.provenance import write_result_json
 
 Clip = np.ndarray  # (T, H, W, 3) uint8
@@ -60,20 +66,36 @@ DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
 }
 
 
-def degradation_figures(clips: list[Clip]) -> dict[str, dict[str, float]]:
-    """``{degradation: {"psnr", "epe"}}``, means over ``clips`` (each ``(T, H, W, 3)`` uint8).
+def pair_figures(pairs: list[tuple[Clip, Clip]]) -> dict[str, float]:
+    """Mean PSNR and flow EPE of ``(degraded, real)`` clip pairs.
 
     PSNR is averaged over the frames that differ from the real ones (the still clip's first is exact).
     """
-    out = {}
-    for name, degrade in DEGRADATIONS.items():
-        pairs = [(degrade(c), c) for c in clips]
-        frame_psnr = np.concatenate([psnr(d, c).numpy() for d, c in pairs])
-        out[name] = {
-            "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
-            "epe": float(np.mean([flow_epe(d, c) for d, c in pairs])),
-        }
-    return out
+    frame_psnr = np.concatenate([psnr(d, c).numpy() for d, c in pairs])
+    return {
+        "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
+        "epe": float(np.mean([flow_epe(d, c) for d, c in pairs])),
+    }
+
+
+def degradation_figures(clips: list[Clip]) -> dict[str, dict[str, float]]:
+    """``{degradation: {"psnr", "epe"}}``, means over ``clips`` (each ``(T, H, W, 3)`` uint8)."""
+    return {name: pair_figures([(degrade(c), c) for c in clips]) for name, degrade in DEGRADATIONS.items()}
+
+
+@torch.no_grad()
+def vae_round_trips(model: DynamicsModel, future: np.ndarray) -> dict[str, np.ndarray]:
+    """``(T, V, H, W, 3)`` real frames -> the model's VAE round trips, same shape:
+
+    ``clip``: encoded as the dynamics model encodes a future (one causal clip, ``temporal_ratio``
+    frames per latent frame); ``frames alone``: every frame encoded as a single image (as memory frames
+    are), i.e. without temporal compression.
+    """
+    codec, frames = model.codec, torch.from_numpy(future)[None]
+    clip = codec.decode_frames(codec.encode_future(frames))[0]
+    alone = codec.encode_memory(frames)  # (1, V, C, T, h, w), one latent frame per frame
+    single = torch.stack([codec.decode_frames(alone[:, :, :, k : k + 1])[0, 0] for k in range(len(future))])
+    return {"clip": clip.numpy(), "frames alone": single.numpy()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -83,6 +105,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-windows", type=int, default=16, help="windows, spread as in evaluate dynamics")
     p.add_argument("--size", type=int, nargs=2, default=(96, 128), help="frame height and width (cpu: 96 128)")
     p.add_argument("--frame-cache", help="resized-frame cache of a training run, reused when given")
+    p.add_argument(
+        "--vae", action="append", default=[], help="dynamics model (or run) whose VAE round trips are scored too"
+    )
     p.add_argument("--out", default="benchmarks/results/flow_epe_floor.json")
     args = p.parse_args(argv)
     reader = LeRobotDatasetReader(args.data)
@@ -93,16 +118,24 @@ def main(argv: list[str] | None = None) -> dict:
     futures = [windows[i]["future_frames"].numpy() for i in ids]  # (T, V, H, W, 3) each
     views = list(reader.cameras)
     per_view = {v: degradation_figures([f[:, k] for f in futures]) for k, v in enumerate(views)}
+    for checkpoint in args.vae:
+        model = DynamicsModel.from_pretrained(resolve_model_dir(checkpoint)).eval()
+        trips = [vae_round_trips(model, f) for f in futures]
+        for mode in ("clip", "frames alone"):
+            for k, v in enumerate(views):
+                pairs = [(t[mode][:, k], f[:, k]) for t, f in zip(trips, futures)]
+                per_view[v][f"{checkpoint}: {mode}"] = pair_figures(pairs)
+    rows = list(per_view[views[0]])
     mean = {
-        name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in ("psnr", "epe")}
-        for name in DEGRADATIONS
+        name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in ("psnr", "epe")} for name in rows
     }
     target = 0.6 * mean["still"]["epe"]
     print(f"\nflow EPE of degraded real clips: {len(ids)} windows of {args.data}; target EPE {target:.2f}")
-    print(f"{'degradation':>12} | {'PSNR dB':>7} | {'EPE':>5} | " + " | ".join(f"{'EPE ' + v:>16}" for v in views))
+    width = max(len(name) for name in rows)
+    print(f"{'clip':>{width}} | {'PSNR dB':>7} | {'EPE':>5} | " + " | ".join(f"{'EPE ' + v:>16}" for v in views))
     for name, fig in mean.items():
         row = " | ".join(f"{per_view[v][name]['epe']:>16.3f}" for v in views)
-        print(f"{name:>12} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {row}")
+        print(f"{name:>{width}} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {row}")
     figures = {
         "data": args.data,
         "windows": len(ids),

@@ -1,12 +1,15 @@
-"""The flow-EPE floor benchmark: its degradations score as their definitions say on a moving texture."""
+"""The flow-EPE floor benchmark: its degradations score as their definitions say on a moving texture,
+and its VAE round trip of frames alone really encodes each frame without the others."""
 
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rise_env.metrics import dense_flow
+from rise_env.models.dynamics import DynamicsModel
 
 BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "flow_epe_floor.py"
 
@@ -37,3 +40,18 @@ def test_degradations_score_as_defined(bench):
     for name in ("resize_half", "blur_1px", "jpeg_50", "noise_4"):
         assert figures[name]["epe"] < 0.1 * figures["still"]["epe"], name  # the motion survives frame damage
         assert figures[name]["psnr"] > figures["still"]["psnr"] + 5, name
+
+
+def test_vae_round_trip_of_frames_alone_has_no_temporal_context(bench):
+    torch.manual_seed(0)
+    model = DynamicsModel.from_preset("tiny").eval()  # temporal ratio 2: future latent frames (0), (1, 2), (3, 4)
+    rng = np.random.default_rng(0)
+    future = rng.integers(0, 256, (5, 3, 32, 32, 3), dtype=np.uint8)
+    changed = future.copy()
+    changed[4] = 255 - changed[4]
+    before, after = bench.vae_round_trips(model, future), bench.vae_round_trips(model, changed)
+    assert before["clip"].shape == before["frames alone"].shape == future.shape
+    assert before["clip"].dtype == np.uint8
+    for k in range(4):  # encoded alone, the other frames do not see frame 4
+        assert np.array_equal(before["frames alone"][k], after["frames alone"][k]), k
+    assert not np.array_equal(before["clip"][3], after["clip"][3])  # in a clip, frame 3 shares frame 4's latent
