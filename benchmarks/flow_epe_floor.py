@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> dict:
         "mean": mean,
         "per_view": per_view,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     return write_result_json(args.out, figures)
 
 

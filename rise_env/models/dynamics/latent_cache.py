@@ -134,13 +134,11 @@ def _encode_rows(
     for start in range(done, len(ids), batch_size):
         rows = ids[start : start + batch_size]
         items = [windows[int(i)] for i in rows]
-        frames = {k: torch.stack([it[f"{k}_frames"] for it in items]).to(model.device) for k in arrays}
-        latents = {
-            "memory": model.codec.encode_memory(frames["memory"]),
-            "future": model.codec.encode_future(frames["future"]),
-        }
+        latents = model.encode_batch(
+            {k: torch.stack([it[k] for it in items]) for k in ("memory_frames", "future_frames")}
+        )
         for name, array in arrays.items():
-            array[start : start + len(rows)] = latents[name].cpu().numpy().astype(np.float16)
+            array[start : start + len(rows)] = latents[f"{name}_latents"].cpu().numpy().astype(np.float16)
             array.flush()
         atomic_write_json(directory / META_NAME, {**meta, "done": start + len(rows)}, indent=2)
         if bar is not None:
