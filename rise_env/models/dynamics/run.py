@@ -330,9 +330,11 @@ def train_dynamics_run(
     ids = np.flatnonzero(np.isin(windows.sample_episode_index, split["train_episodes"]))
     if len(ids) == 0:
         raise ValueError(f"{cfg.data} yields no training windows from episodes {split['train_episodes']}")
+    dynamics_ids = ids[windows.sample_frame_index[ids] % cfg.window_stride == 0]  # the transformer's windows
     if run is None:
         out.mkdir(parents=True, exist_ok=True)
-        run = {"config": cfg.model_dump(mode="json"), **split, "windows": int(len(ids)), "preset": mc.preset}
+        counts = {"windows": int(len(ids)), "dynamics_windows": int(len(dynamics_ids))}
+        run = {"config": cfg.model_dump(mode="json"), **split, **counts, "preset": mc.preset}
         atomic_write_json(out / RUN_NAME, run, indent=2)
     else:
         atomic_write_json(out / RUN_NAME, {**run, "config": cfg.model_dump(mode="json")}, indent=2)
@@ -377,11 +379,10 @@ def train_dynamics_run(
             trainer.load_checkpoint(ckpts[-1])
             print(f"resuming {out} from {ckpts[-1].name}")
         if trainer.steps_done < cfg.steps:
-            ids = ids[windows.sample_frame_index[ids] % cfg.window_stride == 0]
             source = windows
             if cfg.latent_cache:
-                source = build_latent_cache(cfg.latent_cache, model, windows, ids, progress=progress)
-            _dynamics_phase(trainer, cfg, source, ids, out, log, progress)
+                source = build_latent_cache(cfg.latent_cache, model, windows, dynamics_ids, progress=progress)
+            _dynamics_phase(trainer, cfg, source, dynamics_ids, out, log, progress)
     if writer is not None:
         writer.close()
     with atomic_directory(out / "model", overwrite=True) as tmp:

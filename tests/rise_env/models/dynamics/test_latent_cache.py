@@ -130,3 +130,5 @@ def test_the_run_trains_on_the_cached_windows_of_its_stride(tiny_dynamics_datase
     meta = json.loads((tmp_path / "lat" / META_NAME).read_text())
     # training episodes of 16 frames, windows at frames 0, 4, 8, 12
     assert meta["done"] == meta["shapes"]["future"][0] == 4 * len(run["train_episodes"])
+    # run.json counts every training window (the autoencoder phases' pool) and the transformer's
+    assert run["windows"] == 16 * len(run["train_episodes"]) and run["dynamics_windows"] == meta["done"]
