@@ -12,6 +12,7 @@ first holds future frame 0 alone).
   Frames of a larger dataset are resized to the preset's resolution (``rise_env.data.frames``).
 * ``cpu-fine``: the ``cpu`` layout with an 8x spatial VAE: 12 x 16 latents, patch 4, the same 396
   tokens.
+* ``cpu-fine-t2``: ``cpu-fine`` with 2x temporal compression: 4 + 13 latent frames, 612 tokens.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ CPU_VAE: dict[str, Any] = {
 # tuned decoder: 23.6 dB, 0.83) but with the same flow EPE (0.99 vs 1.02), at 4x the decode cost: a
 # chunk takes 626 ms on 2 cores against cpu's 244 (docs/dynamics_model.md).
 CPU_FINE_VAE: dict[str, Any] = {**CPU_VAE, "patch_size": 2}
+
+# CPU VAE at 8x spatial and 2x temporal compression: patch 4 and a single 2x2x2 stage (diffusers'
+# LTX decoder only upsamples space and time together, so less temporal compression means a larger
+# patch). 25 future frames become 13 latent frames of 12 x 16 instead of 7.
+CPU_FINE_T2_VAE: dict[str, Any] = {
+    **CPU_VAE,
+    "spatio_temporal_scaling": [True, False, False],
+    "decoder_spatio_temporal_scaling": [True, False, False],
+}
 
 # Test-only VAE: 8x spatial, 2x temporal, a handful of channels (32x32 toy videos).
 TINY_VAE: dict[str, Any] = {
@@ -263,6 +273,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "action_delta": True,
         "null_action": True,
         "vae": dict(CPU_FINE_VAE),
+        "transformer": TransformerConfig(patch_size=4),
+    },
+    # cpu-fine with 2x temporal compression: 13 future latent frames, 612 tokens.
+    "cpu-fine-t2": {
+        "preset": "cpu-fine-t2",
+        "height": 96,
+        "width": 128,
+        "action_delta": True,
+        "null_action": True,
+        "vae": dict(CPU_FINE_T2_VAE),
         "transformer": TransformerConfig(patch_size=4),
     },
     # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).

@@ -79,3 +79,16 @@ def test_cpu_fine_halves_the_latent_stride_and_keeps_the_cpu_token_count():
         memory = model.encode_memory(frames)
         future = model.imagine_latents(memory, torch.zeros(1, 14), torch.zeros(1, 50, 14), steps=1, seeds=[0])
     assert memory.shape == (1, 3, 32, 4, 12, 16) and future.shape == (1, 3, 32, 7, 12, 16)
+
+
+def test_cpu_fine_t2_halves_the_temporal_ratio_on_the_cpu_fine_grid():
+    fine, t2 = get_preset("cpu-fine"), get_preset("cpu-fine-t2")
+    assert (t2.spatial_ratio, t2.temporal_ratio) == (8, 2) and t2.latent_hw == fine.latent_hw
+    assert (fine.future_latent_frames, t2.future_latent_frames) == (7, 13)
+    model = DynamicsModel.from_preset("cpu-fine-t2").eval()
+    clip = torch.randint(0, 256, (1, 25, 3, 96, 128, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        latents = model.codec.encode_future(clip)
+        decoded = model.codec.decode_frames(latents)
+    assert latents.shape == (1, 3, 32, 13, 12, 16)  # the real VAE's output agrees with the config
+    assert decoded.shape == clip.shape and decoded.dtype == torch.uint8
