@@ -59,8 +59,8 @@ from pathlib import Path
 
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
-    "preset stage task init_from vae_from steps batch_size lr warmup_steps vae_steps vae_lr decoder_steps "
-    "motion_weight vae_clip_frames vae_views "
+    "preset stage task init_from vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
+    "decoder_steps motion_weight vae_clip_frames vae_views "
     "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device "
     "log_every workers frame_cache window_stride latent_cache"
 ).split()
@@ -83,6 +83,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="windows per batch (default 8)")
     p.add_argument("--lr", type=float, help="AdamW learning rate of the transformer (default 1e-4)")
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
+    p.add_argument("--cooldown-steps", type=int, help="linear LR decay to 0 over the last N steps (default 0)")
     p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
     p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE and of the decoder (default 1e-3)")
     p.add_argument("--decoder-steps", type=int, help="steps tuning the decoder alone on the frozen encoder (default 0)")

@@ -371,6 +371,8 @@ def train_dynamics_run(
             model,
             lr=cfg.lr,
             warmup_steps=cfg.warmup_steps,
+            total_steps=cfg.steps,
+            cooldown_steps=cfg.cooldown_steps,
             seed=cfg.seed,
             bf16=cfg.bf16,
             action_dropout=cfg.action_dropout,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
 OPERATIONAL_FIELDS: frozenset[str] = frozenset(
     {
         "steps",
+        "cooldown_steps",
         "checkpoint_every",
         "checkpoint_seconds",
         "keep_checkpoints",
@@ -47,6 +48,12 @@ class DynamicsTrainConfig(BaseModel):
     batch_size: int = Field(8, ge=1, description="Windows per batch.")
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the transformer.")
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
+    cooldown_steps: int = Field(
+        0,
+        ge=0,
+        description="Linear LR decay to 0 over the last N of `steps` (0: constant LR to the end). May be set on "
+        "resume, to cool down a constant-LR run from its latest checkpoint.",
+    )
     vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0, init_from or vae_from skips).")
     vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE (and of the decoder phase).")
     decoder_steps: int = Field(
@@ -88,6 +95,14 @@ class DynamicsTrainConfig(BaseModel):
         description="Folder of the resized-frame cache, used when the model's resolution differs from the "
         "dataset's (default RUN/frame_cache; share one between runs of the same resolution).",
     )
+
+    @model_validator(mode="after")
+    def _cooldown_fits(self) -> DynamicsTrainConfig:
+        if self.cooldown_steps > self.steps:
+            raise ValueError(
+                f"cooldown_steps={self.cooldown_steps} is more than steps={self.steps}: the decay must fit"
+            )
+        return self
 
 
 def build_config(given: dict[str, Any], saved: dict[str, Any] | None) -> DynamicsTrainConfig:

@@ -31,7 +31,9 @@ BATCH_KEYS: dict[str, str] = {
 
 
 class DynamicsTrainer:
-    """AdamW on the transformer only (the VAE stays frozen), linear warm-up then constant LR.
+    """AdamW on the transformer only (the VAE stays frozen): linear warm-up, constant LR, and with
+    ``cooldown_steps`` a linear decay to 0 over the last of ``total_steps`` (a warm-up/stable/decay
+    schedule, so a cool-down can branch off any checkpoint of a constant-LR run).
 
     ``bf16`` runs the forward pass under bfloat16 autocast when the model is on CUDA (ignored on CPU,
     where training stays float32 and bit-exactly reproducible).
@@ -50,6 +52,8 @@ class DynamicsTrainer:
         model: DynamicsModel,
         lr: float = 1e-4,
         warmup_steps: int = 0,
+        total_steps: int | None = None,
+        cooldown_steps: int = 0,
         weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.95),
         max_grad_norm: float = 1.0,
@@ -59,11 +63,15 @@ class DynamicsTrainer:
     ) -> None:
         if action_dropout > 0 and not model.config.null_action:
             raise ValueError(f"action_dropout={action_dropout} needs a model with a null action (config.null_action)")
+        if cooldown_steps and (total_steps is None or cooldown_steps > total_steps):
+            raise ValueError(f"cooldown_steps={cooldown_steps} needs total_steps >= it, got {total_steps}")
         self.model = model
         self.action_dropout = action_dropout
         self.bf16 = bf16
         self.lr = lr
         self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+        self.cooldown_steps = cooldown_steps
         self.max_grad_norm = max_grad_norm
         model.codec.requires_grad_(False)
         params = [p for p in model.transformer.parameters() if p.requires_grad]
@@ -73,9 +81,13 @@ class DynamicsTrainer:
         self.steps_done = 0
 
     def current_lr(self) -> float:
-        if self.warmup_steps <= 0:
-            return self.lr
-        return self.lr * min(1.0, (self.steps_done + 1) / self.warmup_steps)
+        """LR of the next step: warm-up ramp x cool-down ramp (each 1 outside its phase)."""
+        step, lr = self.steps_done, self.lr
+        if self.warmup_steps > 0:
+            lr *= min(1.0, (step + 1) / self.warmup_steps)
+        if self.cooldown_steps > 0:
+            lr *= min(1.0, max(0, self.total_steps - step) / self.cooldown_steps)
+        return lr
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One update; returns ``loss``, ``grad_norm`` and ``lr``."""

@@ -93,6 +93,22 @@ def test_resume_refuses_a_changed_config_but_extends_steps(tiny_dynamics_dataset
         main(_argv(tiny_dynamics_dataset, tmp_path / "empty", "--resume", "--vae-steps", "0"))
 
 
+def _lrs(run):
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    return [r["lr"] for r in rows if r["phase"] == "dynamics"]
+
+
+def test_a_cooldown_branches_off_a_constant_lr_run_on_resume(tiny_dynamics_dataset, tmp_path):
+    run = tmp_path / "run"  # warm-up 2 (from _argv), then the constant 1e-4
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "4", "--vae-steps", "0")) == 0
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "8", "--cooldown-steps", "4", "--resume")) == 0
+    assert _lrs(run) == pytest.approx([x * 1e-4 for x in (0.5, 1, 1, 1, 1, 0.75, 0.5, 0.25)])
+    assert read_json(run / "run.json")["config"]["cooldown_steps"] == 4
+    with pytest.raises(ValueError, match="cooldown_steps=9 is more than steps=8"):
+        main(_argv(tiny_dynamics_dataset, run, "--steps", "8", "--cooldown-steps", "9"))
+    assert read_json(run / "run.json")["config"]["cooldown_steps"] == 4  # refused before anything was written
+
+
 def test_finetune_keeps_the_held_out_split_and_filters_the_task(tiny_dynamics_dataset, tmp_path):
     pre, fine = tmp_path / "pre", tmp_path / "fine"
     assert main(_argv(tiny_dynamics_dataset, pre, "--steps", "1", "--vae-steps", "0")) == 0
