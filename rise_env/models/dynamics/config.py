@@ -85,8 +85,8 @@ CPU_VAE: dict[str, Any] = {
 
 # CPU VAE at 8x spatial (patch 2 instead of 4; 12 x 16 latents, 24x fewer values than pixels). Trained
 # 1500 steps on 2 cores it reconstructs held-out twin chunks at 24.3 dB, SSIM 0.87 (the cpu VAE with a
-# tuned decoder: 23.6 dB, 0.83) but with the same flow EPE (0.99 vs 1.02), at 4x the decode cost: a
-# chunk takes 626 ms on 2 cores against cpu's 244 (docs/dynamics_model.md).
+# tuned decoder: 23.6 dB, 0.83) but with the same flow EPE (0.99 vs 1.02), at 3x the decode cost: a
+# chunk takes 461 ms on 2 cores against cpu's 262 (docs/dynamics_model.md).
 CPU_FINE_VAE: dict[str, Any] = {**CPU_VAE, "patch_size": 2}
 
 # CPU VAE at 8x spatial and 2x temporal compression: patch 4 and a single 2x2x2 stage (diffusers'
