@@ -4,7 +4,8 @@ The dynamics evaluation scores imagined clips by the flow end-point error agains
 (``rise_env.metrics.flow_epe``); the target is 0.6 x the copy-last-frame baseline's EPE. This script
 takes the real future clips of the evaluation's windows (same selection as ``python -m
 rise_env.evaluate dynamics``), degrades them frame by frame in known ways and prints PSNR and flow
-EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE).
+EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE),
+with the flow speed ratio (degraded / real: below 1, motion is damped).
 With ``--vae CKPT`` it also scores that dynamics model's VAE round trip, once encoding the clip as the
 model does (with temporal compression) and once encoding every frame alone:
 
@@ -25,7 +26,7 @@ import torch
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
 from rise_env.data.frames import frames_at_size
-from rise_env.metrics import flow_epe, psnr
+from rise_env.metrics import flow_epe, flow_speed, psnr
 from rise_env.models.dynamics.evalrun import choose_episodes, pick_windows
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.run import resolve_model_dir
@@ -67,7 +68,7 @@ DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
 
 
 def pair_figures(pairs: list[tuple[Clip, Clip]]) -> dict[str, float]:
-    """Mean PSNR and flow EPE of ``(degraded, real)`` clip pairs.
+    """Mean PSNR, flow EPE and flow speed ratio (degraded / real) of ``(degraded, real)`` clip pairs.
 
     PSNR is averaged over the frames that differ from the real ones (the still clip's first is exact).
     """
@@ -75,6 +76,7 @@ def pair_figures(pairs: list[tuple[Clip, Clip]]) -> dict[str, float]:
     return {
         "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
         "epe": float(np.mean([flow_epe(d, c) for d, c in pairs])),
+        "speed_ratio": float(np.sum([flow_speed(d) for d, _ in pairs]) / np.sum([flow_speed(c) for _, c in pairs])),
     }
 
 
@@ -126,16 +128,16 @@ def main(argv: list[str] | None = None) -> dict:
                 pairs = [(t[mode][:, k], f[:, k]) for t, f in zip(trips, futures)]
                 per_view[v][f"{checkpoint}: {mode}"] = pair_figures(pairs)
     rows = list(per_view[views[0]])
-    mean = {
-        name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in ("psnr", "epe")} for name in rows
-    }
+    keys = ("psnr", "epe", "speed_ratio")
+    mean = {name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in keys} for name in rows}
     target = 0.6 * mean["still"]["epe"]
     print(f"\nflow EPE of degraded real clips: {len(ids)} windows of {args.data}; target EPE {target:.2f}")
     width = max(len(name) for name in rows)
-    print(f"{'clip':>{width}} | {'PSNR dB':>7} | {'EPE':>5} | " + " | ".join(f"{'EPE ' + v:>16}" for v in views))
+    head = f"{'clip':>{width}} | {'PSNR dB':>7} | {'EPE':>5} | {'speed':>5} | "
+    print(head + " | ".join(f"{'EPE ' + v:>16}" for v in views))
     for name, fig in mean.items():
         row = " | ".join(f"{per_view[v][name]['epe']:>16.3f}" for v in views)
-        print(f"{name:>{width}} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {row}")
+        print(f"{name:>{width}} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {fig['speed_ratio']:>5.2f} | {row}")
     figures = {
         "data": args.data,
         "windows": len(ids),

@@ -36,3 +36,12 @@ def flow_epe(pred: np.ndarray, target: np.ndarray) -> float:
         raise ValueError(f"clips must have the same shape, got {p.shape} and {t.shape}")
     fp, ft = dense_flow(p), dense_flow(t)
     return float(np.linalg.norm(fp - ft, axis=-1).mean())
+
+
+def flow_speed(video: np.ndarray) -> float:
+    """Mean dense-flow speed of a ``(T, H, W[, 3])`` clip, in pixels per frame (~0 for a still clip).
+
+    Next to EPE it tells a too-static clip (damped or frozen motion: slower than the real one) from
+    one whose motion goes the wrong way.
+    """
+    return float(np.linalg.norm(dense_flow(video), axis=-1).mean())

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from rise_env.metrics import controllability_ratio, controllability_score, dense_flow, flow_epe, psnr, ssim
+from rise_env.metrics import (
+    controllability_ratio,
+    controllability_score,
+    dense_flow,
+    flow_epe,
+    flow_speed,
+    psnr,
+    ssim,
+)
 
 
 def _texture(h=96, w=128, seed=0) -> np.ndarray:
@@ -61,6 +69,15 @@ def test_farneback_epe_recovers_a_known_shift():
     assert np.median(np.abs(flow[..., 1])) < 0.1
     assert flow_epe(still, still) == pytest.approx(0.0, abs=1e-6)
     assert flow_epe(moving, still) == pytest.approx(shift, abs=0.35)
+
+
+def test_flow_speed_measures_how_fast_a_clip_moves():
+    base = _texture(seed=3)
+    fast = np.stack([np.roll(base, 2 * k, axis=1) for k in range(4)])
+    slow = np.stack([np.roll(base, k, axis=1) for k in range(4)])
+    assert flow_speed(fast) == pytest.approx(2.0, abs=0.2)
+    assert flow_speed(slow) == pytest.approx(1.0, abs=0.1)
+    assert flow_speed(np.stack([base] * 4)) == pytest.approx(0.0, abs=1e-2)
 
 
 def test_controllability_ratio_and_score():

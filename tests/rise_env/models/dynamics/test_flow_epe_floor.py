@@ -37,6 +37,8 @@ def test_degradations_score_as_defined(bench):
     real_speed = np.linalg.norm(dense_flow(clip), axis=-1).mean()
     assert figures["still"]["epe"] == pytest.approx(real_speed, rel=1e-2)  # a still clip has (almost) no flow
     assert figures["noise_4"]["psnr"] == pytest.approx(20 * np.log10(255 / 4), abs=0.3)
+    assert figures["still"]["speed_ratio"] == pytest.approx(0.0, abs=0.01)
+    assert figures["blur_1px"]["speed_ratio"] == pytest.approx(1.0, abs=0.1)  # blurred, it moves as fast
     for name in ("resize_half", "blur_1px", "jpeg_50", "noise_4"):
         assert figures[name]["epe"] < 0.1 * figures["still"]["epe"], name  # the motion survives frame damage
         assert figures[name]["psnr"] > figures["still"]["psnr"] + 5, name
