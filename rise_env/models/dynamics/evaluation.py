@@ -5,7 +5,9 @@ three for the copy-last-frame baseline (the last memory frame repeated), and con
 error under the true actions divided by the error under the actions of another window in the batch
 (another episode, same start state and memory). ``psnr_autoencoder`` / ``ssim_autoencoder`` /
 ``epe_autoencoder`` score the real future passed through the VAE alone (encode, decode): the ceiling
-any transformer can reach.
+any transformer can reach. ``flow_speed`` / ``flow_speed_autoencoder`` / ``flow_speed_real`` are the mean
+flow speeds (pixels/frame) of the imagined, round-tripped and real futures: an imagined clip slower
+than the real one has damped or frozen motion, one as fast but with a high EPE moves the wrong way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from rise_env.metrics import controllability_ratio, flow_epe, psnr, ssim
+from rise_env.metrics import controllability_ratio, flow_epe, flow_speed, psnr, ssim
 from rise_env.models.dynamics.model import DynamicsModel
 
 
@@ -33,7 +35,15 @@ def _epe(pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
     return np.array([[flow_epe(p[i, :, j], r[i, :, j]) for j in range(v)] for i in range(b)])
 
 
+def _speed(video: torch.Tensor) -> np.ndarray:
+    """Mean flow speed per sample and view ``(B, V)``. Input ``(B, T, V, H, W, 3)``."""
+    b, _, v = video.shape[:3]
+    x = video.numpy()
+    return np.array([[flow_speed(x[i, :, j]) for j in range(v)] for i in range(b)])
+
+
 _FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
+_SPEED_KEYS = ("flow_speed", "flow_speed_autoencoder", "flow_speed_real")
 
 
 @torch.no_grad()
@@ -50,13 +60,14 @@ def evaluate_dynamics(
 
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
     ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder``, ``epe_autoencoder`` and
-    ``controllability_ratio`` (pixel MSE, true / swapped), and ``per_view``: the nine fidelity figures
-    per view, ``{key: [V floats]}`` (their means are the figures above).
+    ``controllability_ratio`` (pixel MSE, true / swapped), ``flow_speed``, ``flow_speed_autoencoder``,
+    ``flow_speed_real``, and ``per_view``: the nine fidelity figures and the three speeds per view,
+    ``{key: [V floats]}`` (their means are the figures above).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
     """
     model.eval()
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in _FIDELITY_KEYS}  # (B, V) arrays
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in (*_FIDELITY_KEYS, *_SPEED_KEYS)}  # (B, V) arrays
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
         if max_batches is not None and n >= max_batches:
@@ -82,6 +93,8 @@ def evaluate_dynamics(
             rows[f"psnr{source}"].append(_per_view(psnr, frames, real))
             rows[f"ssim{source}"].append(_per_view(ssim, frames, real))
             rows[f"epe{source}"].append(_epe(frames, real))
+        for key, frames in zip(_SPEED_KEYS, (pred, recon, real)):
+            rows[key].append(_speed(frames))
         err_true.append((pred.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
         err_swap.append((pred_s.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
     if not err_true:

@@ -145,10 +145,25 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     assert 0 < res["ssim_autoencoder"] <= 1
     from rise_env.metrics import flow_epe
 
-    direct_epe = np.mean([flow_epe(r[i, :, v].numpy(), b["future_frames"][i, :, v].numpy())
-                          for r, b in zip(recon, batches) for i in range(2) for v in range(r.shape[2])])
+    direct_epe = np.mean(
+        [
+            flow_epe(r[i, :, v].numpy(), b["future_frames"][i, :, v].numpy())
+            for r, b in zip(recon, batches)
+            for i in range(2)
+            for v in range(r.shape[2])
+        ]
+    )
     assert res["epe_autoencoder"] == pytest.approx(float(direct_epe), rel=1e-5)
-    for key in ("psnr", "ssim", "epe", "psnr_copy_last", "epe_copy_last", "psnr_autoencoder", "epe_autoencoder"):
+    from rise_env.metrics import flow_speed
+
+    def mean_speed(clips):  # (B, T, V, H, W, 3) tensors
+        return np.mean([flow_speed(c[i, :, v].numpy()) for c in clips for i in range(2) for v in range(3)])
+
+    real_speed = mean_speed([b["future_frames"] for b in batches])
+    assert res["flow_speed_real"] == pytest.approx(float(real_speed), rel=1e-5) and real_speed > 0.1  # squares move
+    assert res["flow_speed_autoencoder"] == pytest.approx(float(mean_speed(recon)), rel=1e-5)
+    keys = ("psnr", "ssim", "epe", "psnr_copy_last", "epe_copy_last", "psnr_autoencoder", "epe_autoencoder")
+    for key in (*keys, "flow_speed", "flow_speed_autoencoder", "flow_speed_real"):
         assert len(res["per_view"][key]) == 3 and np.mean(res["per_view"][key]) == pytest.approx(res[key], rel=1e-9)
     top = np.mean([psnr(r[:, :, 0], b["future_frames"][:, :, 0]).mean(1).numpy() for r, b in zip(recon, batches)])
     assert res["per_view"]["psnr_autoencoder"][0] == pytest.approx(float(top), rel=1e-5)  # view 0 alone
@@ -192,8 +207,14 @@ def test_action_dropout_trains_the_null_branch_and_needs_a_null_action():
     with pytest.raises(ValueError, match="null_action=True"):
         DynamicsModel.from_preset("tiny", action_guidance=2.0)
     with pytest.raises(ValueError, match="guidance=2.0 needs"):
-        plain.imagine(torch.zeros(1, 4, 1, 32, 32, 3, dtype=torch.uint8), torch.zeros(1, 14), torch.zeros(1, 10, 14),
-                      steps=1, seeds=[0], guidance=2.0)
+        plain.imagine(
+            torch.zeros(1, 4, 1, 32, 32, 3, dtype=torch.uint8),
+            torch.zeros(1, 14),
+            torch.zeros(1, 10, 14),
+            steps=1,
+            seeds=[0],
+            guidance=2.0,
+        )
 
 
 def test_guided_imagination_is_seeded_and_differs_from_plain_sampling():
