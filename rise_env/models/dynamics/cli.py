@@ -10,24 +10,27 @@ optional decoder phase (``--decoder-steps N``) then tunes the decoder alone on t
 latents, written to ``RUN/decoder``: the latents do not change, so the transformer of an ``--init-from``
 model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). The last phase
 trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on task-centric
-batches. Every phase writes resumable checkpoints (``RUN/checkpoints/vae_*``, ``decoder_*``, ``step_*``)
-every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first. Running the same
-command again resumes from the newest checkpoint (bit-exactly on CPU); a changed setting other than
---steps, checkpoint cadence, --device, --log-every, --workers, --frame-cache or --latent-cache is
-refused. ``--latent-cache DIR`` encodes the transformer's training windows once (float16, resumable) and
-trains on those latents: on 2 CPU cores a batch-8 ``cpu`` step drops from 1.3 s to about 0.3 s.
-``--window-stride N`` keeps the windows starting every N-th frame, which bounds that encoding (about
-0.15 s per window on 2 cores). A preset below the dataset's resolution (``cpu``: 96x128) reads resized
-frames from a cache of one ``.npy`` per episode (``RUN/frame_cache`` or ``--frame-cache``; ~80 MB per
-1000 frames of 3 views). ``--val-fraction`` episodes (seeded) are held out and listed in
-``RUN/run.json``. bf16 autocast is used on CUDA only (``--no-bf16`` turns it off). Outputs:
-``RUN/model`` (config.json + model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in
-``RUN/tb``.
+batches; ``--cooldown-steps N`` decays the learning rate linearly to 0 over the last N steps, and since
+it may change on resume, a constant-rate run can be cooled down later by resuming it with a higher
+``--steps``. Every phase writes resumable checkpoints (``RUN/checkpoints/vae_*``, ``decoder_*``,
+``step_*``) every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
+Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
+setting other than --steps, --cooldown-steps, checkpoint cadence, --device, --log-every, --workers,
+--frame-cache or --latent-cache is refused. ``--latent-cache DIR`` encodes the transformer's training
+windows once (float16, resumable) and trains on those latents: on 2 CPU cores a batch-8 ``cpu`` step
+drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the windows starting every N-th frame,
+which bounds that encoding (about 0.15 s per window on 2 cores). A preset below the dataset's resolution
+(``cpu``: 96x128) reads resized frames from a cache of one ``.npy`` per episode (``RUN/frame_cache`` or
+``--frame-cache``; ~80 MB per 1000 frames of 3 views). ``--val-fraction`` episodes (seeded) are held out
+and listed in ``RUN/run.json``. bf16 autocast is used on CUDA only (``--no-bf16`` turns it off).
+Outputs: ``RUN/model`` (config.json + model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars
+in ``RUN/tb``.
 
-The ``cpu`` preset imagines at 96x128 (16x/4x VAE; ``cpu-fine``: 8x/4x). How the bundled model was
-trained, what it measures, and the decoder phase, CPU fine-tunes and the ``cpu-fine`` VAE measured on
-freshly collected data are in ``docs/dynamics_model.md``. A run on the brick-sorting twin dataset
-(190 episodes recorded at 192x256, 3 views; 10% held out) and its evaluation::
+The ``cpu`` preset imagines at 96x128 (16x spatial / 4x temporal VAE; ``cpu-fine``: 8x/4x;
+``cpu-fine-t2``: 8x/2x). How the bundled model was trained, what it measures, and the decoder phase, CPU
+fine-tunes, cool-down and the finer VAEs measured on freshly collected data are in
+``docs/dynamics_model.md``. A run on the brick-sorting twin dataset (190 episodes recorded at 192x256, 3
+views; 10% held out) and its evaluation::
 
     python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_96 --stage pretrain \
         --preset cpu --steps 1500 --vae-steps 1500 --vae-lr 3e-4 --batch-size 8 --episodes-per-batch 8 \
@@ -74,7 +77,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
     p.add_argument("--out", required=True, help="run directory (model written to OUT/model; resumed if present)")
-    p.add_argument("--preset", help="dynamics preset: tiny, cpu, ge, ltx (default cpu)")
+    p.add_argument("--preset", help="dynamics preset: tiny, cpu, cpu-fine, cpu-fine-t2, ge, ltx (default cpu)")
     p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
     p.add_argument("--task", help="finetune: task string or index (default: the only task)")
     p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")
