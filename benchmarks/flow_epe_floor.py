@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:>{width}} | {fig['psnr']:>7.2f} | {fig['epe']:>5.3f} | {fig['speed_ratio']:>5.2f} | {row}")
     figures = {
         "data": args.data,
+        "data_fingerprint": reader.fingerprint,
         "windows": len(ids),
         "episode_indices": sorted({int(windows.sample_episode_index[i]) for i in ids}),
         "views": views,

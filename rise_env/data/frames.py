@@ -4,6 +4,8 @@ A model that works below the recorded resolution (the ``cpu`` dynamics preset: 9
 recordings) reads its frames through :class:`ResizedFrames`. With a cache directory, each episode is
 decoded once, resized and written as one uint8 ``.npy`` ``(T, V, h, w, 3)``; later reads are
 memory-mapped page reads instead of video decodes (a dynamics window is 29 frames x 3 views).
+The cache folder records the dataset's fingerprint (``dataset.json``) and serves that collection
+only: a dataset collected again at the same path is refused instead of read through stale frames.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from rise_env.data.reader import LeRobotDatasetReader
-from rise_env.utils.atomic import atomic_write_bytes
+from rise_env.utils.atomic import atomic_write_bytes, atomic_write_json, read_json
+
+SOURCE_NAME = "dataset.json"  # in a cache folder: the fingerprint of the dataset its frames come from
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int, chunk: int = 256) -> np.ndarray:
@@ -43,6 +47,31 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
     return buf.getvalue()
+
+
+def claim_cache_dir(cache_dir: Path, reader: LeRobotDatasetReader) -> None:
+    """Tie ``cache_dir`` to ``reader``'s collection: record its fingerprint in a new or empty folder,
+    and refuse a folder that caches another collection or whose source is unknown.
+
+    Raises:
+        ValueError: naming the folder, both fingerprints and what to do.
+    """
+    source = cache_dir / SOURCE_NAME
+    if source.is_file():
+        cached = read_json(source).get("fingerprint")
+        if cached != reader.fingerprint:
+            raise ValueError(
+                f"{cache_dir} caches frames of another collection (dataset fingerprint {str(cached)[:12]}..., "
+                f"{reader.root} is {reader.fingerprint[:12]}...): delete the folder or choose another cache"
+            )
+        return
+    if cache_dir.is_dir() and any(cache_dir.glob("*.npy")):
+        raise ValueError(
+            f"{cache_dir} holds cached frames but no {SOURCE_NAME}: they may come from another collection; "
+            "delete the folder or choose another cache"
+        )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(source, {"dataset": str(reader.root), "fingerprint": reader.fingerprint})
 
 
 class ResizedFrames:
@@ -74,6 +103,8 @@ class ResizedFrames:
         self._views = [reader.cameras.index(c) for c in self.cameras]
         self.resize = resize or (lambda frames, hw: resize_frames(frames, *hw))
         self._episodes: dict[int, np.ndarray] = {}
+        if self.cache_dir is not None:
+            claim_cache_dir(self.cache_dir, reader)
 
     def cache_path(self, ep: int) -> Path:
         """Cache file of episode ``ep`` (named by episode, cameras and size)."""

@@ -7,8 +7,10 @@ task-centric sampler) decode each episode once.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +160,21 @@ class LeRobotDatasetReader:
                 raise ValueError(f"{self.root}: episode {r['episode_index']} length disagrees with its index range")
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self.cache_episodes = max(1, cache_episodes)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 (hex) of what this collection recorded: every frame's episode, index, state and action,
+        and the name and size of every video file.
+
+        Two collections that differ anywhere, even in one episode, differ here, so results and caches
+        (resized frames, latents) record it and are not mixed up across collections at the same path.
+        """
+        digest = hashlib.sha256()
+        for column in (self.episode_index, self.frame_index, self.states, self.actions):
+            digest.update(np.ascontiguousarray(column).tobytes())
+        for video in sorted((self.root / "videos").rglob("*.mp4")):
+            digest.update(f"{video.relative_to(self.root).as_posix()}:{video.stat().st_size};".encode())
+        return digest.hexdigest()
 
     @property
     def num_episodes(self) -> int:

@@ -21,10 +21,10 @@ windows once (float16, resumable) and trains on those latents: on 2 CPU cores a 
 drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the windows starting every N-th frame,
 which bounds that encoding (about 0.15 s per window on 2 cores). A preset below the dataset's resolution
 (``cpu``: 96x128) reads resized frames from a cache of one ``.npy`` per episode (``RUN/frame_cache`` or
-``--frame-cache``; ~80 MB per 1000 frames of 3 views). ``--val-fraction`` episodes (seeded) are held out
-and listed in ``RUN/run.json``. bf16 autocast is used on CUDA only (``--no-bf16`` turns it off).
-Outputs: ``RUN/model`` (config.json + model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars
-in ``RUN/tb``.
+``--frame-cache``; ~80 MB per 1000 frames of 3 views; it serves only the collection whose fingerprint it
+records). ``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16
+autocast is used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
+model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
 
 The ``cpu`` preset imagines at 96x128 (16x spatial / 4x temporal VAE; ``cpu-fine``: 8x/4x;
 ``cpu-fine-t2``: 8x/2x). How the bundled model was trained, what it measures, and the decoder phase, CPU

@@ -110,6 +110,7 @@ def evaluate_run(
     result["windows"] = len(ids)
     result["per_view"] = {"views": list(reader.cameras), **result["per_view"]}
     result["episode_indices"] = sorted({int(windows.sample_episode_index[i]) for i in ids})
+    result["data_fingerprint"] = reader.fingerprint  # which collection: figures of two differ
     if video:
         write_video(video, [frame for clip in clips for frame in clip], fps=15)
     return result

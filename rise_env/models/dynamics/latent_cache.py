@@ -50,9 +50,9 @@ def encoder_fingerprint(model: DynamicsModel) -> str:
 
 
 def _windows_fingerprint(windows: DynamicsWindowDataset, ids: np.ndarray) -> str:
-    """sha256 of the (episode, frame) of every cached window, the window shape and the episode lengths."""
+    """sha256 of the (episode, frame) of every cached window, the window shape and the dataset's fingerprint."""
     digest = hashlib.sha256(windows.cfg.model_dump_json().encode())
-    digest.update(np.asarray([m.length for m in windows.reader.episodes], np.int64).tobytes())
+    digest.update(windows.reader.fingerprint.encode())
     digest.update(np.stack([windows.sample_episode_index[ids], windows.sample_frame_index[ids]]).tobytes())
     return digest.hexdigest()
 

@@ -2,7 +2,7 @@
 
 Run directory layout::
 
-    RUN/run.json                      DynamicsTrainConfig + train/val episodes (+ task of a finetune)
+    RUN/run.json                      DynamicsTrainConfig, train/val episodes (+ task), dataset fingerprint
     RUN/vae/                          model after the VAE phase (VAE trained, latent stats fitted)
     RUN/decoder/                      model after the decoder phase (decoder tuned on the frozen encoder)
     RUN/checkpoints/step_XXXXXXXX/    resumable: model/, optimizer.safetensors, trainer_state.json
@@ -304,6 +304,11 @@ def train_dynamics_run(
         raise ValueError("--task selects the episodes of --stage finetune; pretraining uses every task")
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
     reader = LeRobotDatasetReader(cfg.data)
+    if run is not None and run.get("data_fingerprint", reader.fingerprint) != reader.fingerprint:
+        raise ValueError(
+            f"{cfg.data} is not the collection this run trained on (dataset fingerprint "
+            f"{reader.fingerprint[:12]}..., the run's {run['data_fingerprint'][:12]}...); use a new --out"
+        )
     split = (
         _split(cfg, reader) if run is None else {k: run[k] for k in ("train_episodes", "val_episodes", "task_index")}
     )
@@ -335,6 +340,7 @@ def train_dynamics_run(
         out.mkdir(parents=True, exist_ok=True)
         counts = {"windows": int(len(ids)), "dynamics_windows": int(len(dynamics_ids))}
         run = {"config": cfg.model_dump(mode="json"), **split, **counts, "preset": mc.preset}
+        run["data_fingerprint"] = reader.fingerprint
         atomic_write_json(out / RUN_NAME, run, indent=2)
     else:
         atomic_write_json(out / RUN_NAME, {**run, "config": cfg.model_dump(mode="json")}, indent=2)

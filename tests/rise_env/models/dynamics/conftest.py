@@ -25,14 +25,23 @@ def _episode(length: int, seed: int, task: str) -> Episode:
     )
 
 
-@pytest.fixture(scope="session")
-def tiny_dynamics_dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("dyn") / "ds"
+def _write_dataset(root: Path, seed: int = 0) -> Path:
     writer = LeRobotDatasetWriter(root, DatasetConfig(robot=agilex_cobot_magic(32, 32)))
     for i, task in enumerate(TASKS):
-        writer.add_episode(_episode(16, i, task))
+        writer.add_episode(_episode(16, seed + i, task))
     writer.finalize()
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_dynamics_dataset(tmp_path_factory) -> Path:
+    return _write_dataset(tmp_path_factory.mktemp("dyn") / "ds")
+
+
+@pytest.fixture(scope="session")
+def write_tiny_dynamics_dataset():
+    """``(root, seed) -> root``: writes a dataset shaped like ``tiny_dynamics_dataset`` (seed 0: equal to it)."""
+    return _write_dataset
 
 
 @pytest.fixture

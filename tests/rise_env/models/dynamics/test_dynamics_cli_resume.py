@@ -1,6 +1,7 @@
 """``python -m rise_env.train dynamics``: checkpoints, bit-exact resume, refused config changes, finetune."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -107,6 +108,20 @@ def test_a_cooldown_branches_off_a_constant_lr_run_on_resume(tiny_dynamics_datas
     with pytest.raises(ValueError, match="cooldown_steps=9 is more than steps=8"):
         main(_argv(tiny_dynamics_dataset, run, "--steps", "8", "--cooldown-steps", "9"))
     assert read_json(run / "run.json")["config"]["cooldown_steps"] == 4  # refused before anything was written
+
+
+def test_resume_refuses_a_dataset_collected_again_at_the_same_path(write_tiny_dynamics_dataset, tmp_path):
+    data, run = tmp_path / "data", tmp_path / "run"
+    write_tiny_dynamics_dataset(data, seed=0)
+    assert main(_argv(data, run, "--steps", "1", "--vae-steps", "0")) == 0
+    fingerprint = read_json(run / "run.json")["data_fingerprint"]
+    shutil.rmtree(data)
+    write_tiny_dynamics_dataset(data, seed=0)  # the same collection again: resumes
+    assert main(_argv(data, run, "--steps", "2", "--resume")) == 0
+    shutil.rmtree(data)
+    write_tiny_dynamics_dataset(data, seed=7)  # same shapes and lengths, other content
+    with pytest.raises(ValueError, match=rf"not the collection this run trained on .*the run's {fingerprint[:12]}"):
+        main(_argv(data, run, "--steps", "3", "--resume"))
 
 
 def test_finetune_keeps_the_held_out_split_and_filters_the_task(tiny_dynamics_dataset, tmp_path):

@@ -35,6 +35,8 @@ def test_evaluate_writes_result_json_and_side_by_side_video(tiny_dynamics_datase
     assert all(math.isfinite(result[k]) for k in KEYS[1:]) and result["controllability_ratio"] > 0
     assert result["windows"] == result["episodes"] == 5 and result["steps"] == 2
     assert result["episode_indices"] == [0, 1, 2] and result["checkpoint"] == str(tiny_run)
+    # the collection scored, as the training run recorded it: figures of two collections are told apart
+    assert result["data_fingerprint"] == read_json(tiny_run / "run.json")["data_fingerprint"]
     assert result["per_view"]["views"] == ["top", "left_wrist", "right_wrist"] and len(result["per_view"]["epe"]) == 3
     frames = imageio.mimread(video)
     assert len(frames) == 2 * 5  # 2 windows x 5 future frames (tiny preset)
