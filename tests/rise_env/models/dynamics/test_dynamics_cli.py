@@ -11,6 +11,7 @@ from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.run import train_dynamics_run
 from rise_env.spec import agilex_cobot_magic
 from rise_env.train import main
+from rise_env.utils.atomic import read_json
 
 
 def _episode(length: int, seed: int, task: str) -> Episode:
@@ -124,8 +125,10 @@ def test_a_preset_below_the_dataset_resolution_trains_on_cached_resized_frames(t
     assert main(argv) == 0
     model = DynamicsModel.from_pretrained(out / "model")
     assert (model.config.height, model.config.width) == (32, 32)  # the tiny preset's own resolution
-    cached = sorted((out / "frame_cache").iterdir())
+    cached = sorted((out / "frame_cache").glob("*.npy"))
     assert [p.name for p in cached] == ["episode_000000_top-left_wrist-right_wrist_32x32.npy"]
+    source = read_json(out / "frame_cache" / "dataset.json")  # the cache is tied to this collection
+    assert source["fingerprint"] == read_json(out / "run.json")["data_fingerprint"]
     assert np.load(cached[0]).shape == (16, 3, 32, 32, 3)
 
 
