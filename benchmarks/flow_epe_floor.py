@@ -26,7 +26,7 @@ import torch
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
 from rise_env.data.frames import frames_at_size
-from rise_env.metrics import flow_epe, flow_speed, psnr
+from rise_env.metrics import dense_flow, epe_of_flows, psnr, speed_of_flow
 from rise_env.models.dynamics.evalrun import choose_episodes, pick_windows
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.run import resolve_model_dir
@@ -67,22 +67,32 @@ DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
 }
 
 
-def pair_figures(pairs: list[tuple[Clip, Clip]]) -> dict[str, float]:
-    """Mean PSNR, flow EPE and flow speed ratio (degraded / real) of ``(degraded, real)`` clip pairs.
+class RealClips:
+    """The real clips of one view and their dense flows, computed once for every row that compares to them."""
 
-    PSNR is averaged over the frames that differ from the real ones (the still clip's first is exact).
-    """
-    frame_psnr = np.concatenate([psnr(d, c).numpy() for d, c in pairs])
-    return {
-        "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
-        "epe": float(np.mean([flow_epe(d, c) for d, c in pairs])),
-        "speed_ratio": float(np.sum([flow_speed(d) for d, _ in pairs]) / np.sum([flow_speed(c) for _, c in pairs])),
-    }
+    def __init__(self, clips: list[Clip]):
+        self.clips = clips
+        self.flows = [dense_flow(c) for c in clips]
+
+    def figures(self, degraded: list[Clip]) -> dict[str, float]:
+        """Mean PSNR, flow EPE and flow speed ratio (degraded / real) of ``degraded`` against these clips.
+
+        PSNR is averaged over the frames that differ from the real ones (the still clip's first is exact).
+        """
+        frame_psnr = np.concatenate([psnr(d, c).numpy() for d, c in zip(degraded, self.clips)])
+        flows = [dense_flow(d) for d in degraded]
+        return {
+            "psnr": float(frame_psnr[np.isfinite(frame_psnr)].mean()),
+            "epe": float(np.mean([epe_of_flows(fd, fc) for fd, fc in zip(flows, self.flows)])),
+            "speed_ratio": float(
+                np.sum([speed_of_flow(f) for f in flows]) / np.sum([speed_of_flow(f) for f in self.flows])
+            ),
+        }
 
 
-def degradation_figures(clips: list[Clip]) -> dict[str, dict[str, float]]:
-    """``{degradation: {"psnr", "epe"}}``, means over ``clips`` (each ``(T, H, W, 3)`` uint8)."""
-    return {name: pair_figures([(degrade(c), c) for c in clips]) for name, degrade in DEGRADATIONS.items()}
+def degradation_figures(real: RealClips) -> dict[str, dict[str, float]]:
+    """``{degradation: {"psnr", "epe", "speed_ratio"}}``, means over the real clips (each ``(T, H, W, 3)`` uint8)."""
+    return {name: real.figures([degrade(c) for c in real.clips]) for name, degrade in DEGRADATIONS.items()}
 
 
 @torch.no_grad()
@@ -119,14 +129,14 @@ def main(argv: list[str] | None = None) -> dict:
     ids = pick_windows(windows, episodes, args.max_windows)
     futures = [windows[i]["future_frames"].numpy() for i in ids]  # (T, V, H, W, 3) each
     views = list(reader.cameras)
-    per_view = {v: degradation_figures([f[:, k] for f in futures]) for k, v in enumerate(views)}
+    reals = {v: RealClips([f[:, k] for f in futures]) for k, v in enumerate(views)}
+    per_view = {v: degradation_figures(reals[v]) for v in views}
     for checkpoint in args.vae:
         model = DynamicsModel.from_pretrained(resolve_model_dir(checkpoint)).eval()
         trips = [vae_round_trips(model, f) for f in futures]
         for mode in ("clip", "frames alone"):
             for k, v in enumerate(views):
-                pairs = [(t[mode][:, k], f[:, k]) for t, f in zip(trips, futures)]
-                per_view[v][f"{checkpoint}: {mode}"] = pair_figures(pairs)
+                per_view[v][f"{checkpoint}: {mode}"] = reals[v].figures([t[mode][:, k] for t in trips])
     rows = list(per_view[views[0]])
     keys = ("psnr", "epe", "speed_ratio")
     mean = {name: {key: float(np.mean([per_view[v][name][key] for v in views])) for key in keys} for name in rows}

@@ -34,8 +34,7 @@ def flow_epe(pred: np.ndarray, target: np.ndarray) -> float:
     p, t = np.asarray(pred), np.asarray(target)
     if p.shape != t.shape:
         raise ValueError(f"clips must have the same shape, got {p.shape} and {t.shape}")
-    fp, ft = dense_flow(p), dense_flow(t)
-    return float(np.linalg.norm(fp - ft, axis=-1).mean())
+    return epe_of_flows(dense_flow(p), dense_flow(t))
 
 
 def flow_speed(video: np.ndarray) -> float:
@@ -44,4 +43,14 @@ def flow_speed(video: np.ndarray) -> float:
     Next to EPE it tells a too-static clip (damped or frozen motion: slower than the real one) from
     one whose motion goes the wrong way.
     """
-    return float(np.linalg.norm(dense_flow(video), axis=-1).mean())
+    return speed_of_flow(dense_flow(video))
+
+
+def epe_of_flows(flow: np.ndarray, target_flow: np.ndarray) -> float:
+    """:func:`flow_epe` from flows already computed by :func:`dense_flow` (``(T-1, H, W, 2)`` each)."""
+    return float(np.linalg.norm(flow - target_flow, axis=-1).mean())
+
+
+def speed_of_flow(flow: np.ndarray) -> float:
+    """:func:`flow_speed` from a flow already computed by :func:`dense_flow`."""
+    return float(np.linalg.norm(flow, axis=-1).mean())

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from rise_env.metrics import controllability_ratio, flow_epe, flow_speed, psnr, ssim
+from rise_env.metrics import controllability_ratio, dense_flow, epe_of_flows, psnr, speed_of_flow, ssim
 from rise_env.models.dynamics.model import DynamicsModel
 
 
@@ -28,22 +28,20 @@ def _per_view(fn, pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
     return vals.mean(1).numpy()
 
 
-def _epe(pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
-    """Flow EPE per sample and view ``(B, V)``. Inputs ``(B, T, V, H, W, 3)``."""
-    b, _, v = pred.shape[:3]
-    p, r = pred.numpy(), real.numpy()
-    return np.array([[flow_epe(p[i, :, j], r[i, :, j]) for j in range(v)] for i in range(b)])
-
-
-def _speed(video: torch.Tensor) -> np.ndarray:
-    """Mean flow speed per sample and view ``(B, V)``. Input ``(B, T, V, H, W, 3)``."""
-    b, _, v = video.shape[:3]
+def _flows(video: torch.Tensor) -> list[list[np.ndarray]]:
+    """Dense flow of every sample and view, ``[B][V]`` arrays ``(T-1, H, W, 2)``. Input ``(B, T, V, H, W, 3)``."""
     x = video.numpy()
-    return np.array([[flow_speed(x[i, :, j]) for j in range(v)] for i in range(b)])
+    return [[dense_flow(x[i, :, j]) for j in range(x.shape[2])] for i in range(x.shape[0])]
+
+
+def _per_flow(fn, *flows: list[list[np.ndarray]]) -> np.ndarray:
+    """``fn`` of each sample's and view's flows, ``(B, V)``."""
+    return np.array([[fn(*views) for views in zip(*samples)] for samples in zip(*flows)])
 
 
 _FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
-_SPEED_KEYS = ("flow_speed", "flow_speed_autoencoder", "flow_speed_real")
+_SPEED_SOURCES = ("", "_autoencoder", "_real")
+_SPEED_KEYS = tuple(f"flow_speed{src}" for src in _SPEED_SOURCES)
 
 
 @torch.no_grad()
@@ -89,12 +87,14 @@ def evaluate_dynamics(
         ).cpu()
         copy = mem[:, -1:].expand_as(real)
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
-        for source, frames in (("", pred), ("_copy_last", copy), ("_autoencoder", recon)):
+        clips = {"": pred, "_copy_last": copy, "_autoencoder": recon}
+        flows = {source: _flows(frames) for source, frames in {**clips, "_real": real}.items()}  # once per clip
+        for source, frames in clips.items():
             rows[f"psnr{source}"].append(_per_view(psnr, frames, real))
             rows[f"ssim{source}"].append(_per_view(ssim, frames, real))
-            rows[f"epe{source}"].append(_epe(frames, real))
-        for key, frames in zip(_SPEED_KEYS, (pred, recon, real)):
-            rows[key].append(_speed(frames))
+            rows[f"epe{source}"].append(_per_flow(epe_of_flows, flows[source], flows["_real"]))
+        for source in _SPEED_SOURCES:
+            rows[f"flow_speed{source}"].append(_per_flow(speed_of_flow, flows[source]))
         err_true.append((pred.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
         err_swap.append((pred_s.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
     if not err_true:

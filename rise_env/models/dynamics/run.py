@@ -339,8 +339,8 @@ def train_dynamics_run(
     if run is None:
         out.mkdir(parents=True, exist_ok=True)
         counts = {"windows": int(len(ids)), "dynamics_windows": int(len(dynamics_ids))}
-        run = {"config": cfg.model_dump(mode="json"), **split, **counts, "preset": mc.preset}
-        run["data_fingerprint"] = reader.fingerprint
+        run = {"config": cfg.model_dump(mode="json"), **split, **counts}
+        run = {**run, "preset": mc.preset, "data_fingerprint": reader.fingerprint}
         atomic_write_json(out / RUN_NAME, run, indent=2)
     else:
         atomic_write_json(out / RUN_NAME, {**run, "config": cfg.model_dump(mode="json")}, indent=2)

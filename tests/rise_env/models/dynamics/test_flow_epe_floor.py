@@ -32,7 +32,7 @@ def _panning_texture(frames: int = 6, shift: int = 2) -> np.ndarray:
 
 def test_degradations_score_as_defined(bench):
     clip = _panning_texture()
-    figures = bench.degradation_figures([clip])
+    figures = bench.degradation_figures(bench.RealClips([clip]))
     assert list(figures) == ["still", "resize_half", "blur_1px", "jpeg_50", "noise_4"]
     real_speed = np.linalg.norm(dense_flow(clip), axis=-1).mean()
     assert figures["still"]["epe"] == pytest.approx(real_speed, rel=1e-2)  # a still clip has (almost) no flow
