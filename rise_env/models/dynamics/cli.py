@@ -64,7 +64,8 @@ from pathlib import Path
 _FIELDS = (
     "preset stage task init_from vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
     "decoder_steps motion_weight vae_clip_frames vae_views "
-    "episodes_per_batch action_dropout seed val_fraction checkpoint_every checkpoint_seconds keep_checkpoints device "
+    "episodes_per_batch action_dropout latent_motion_weight seed val_fraction checkpoint_every checkpoint_seconds "
+    "keep_checkpoints device "
     "log_every workers frame_cache window_stride latent_cache"
 ).split()
 
@@ -95,6 +96,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-views", type=int, help="VAE/decoder phase: random views per window (default 1)")
     p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
     p.add_argument("--action-dropout", type=float, help="fraction of samples trained on the null action (default 0)")
+    p.add_argument(
+        "--latent-motion-weight", type=float, help="transformer loss: extra weight on moving latents (default 0)"
+    )
     p.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")
     p.add_argument("--val-fraction", type=float, help="fraction of episodes held out (default 0.1)")
     p.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints (default 500)")

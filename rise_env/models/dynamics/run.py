@@ -382,6 +382,7 @@ def train_dynamics_run(
             seed=cfg.seed,
             bf16=cfg.bf16,
             action_dropout=cfg.action_dropout,
+            latent_motion_weight=cfg.latent_motion_weight,
         )
         if ckpts:
             trainer.load_checkpoint(ckpts[-1])

@@ -73,6 +73,12 @@ class DynamicsTrainConfig(BaseModel):
     action_dropout: float = Field(
         0.0, ge=0, lt=1, description="Fraction of samples trained on the null action (for action guidance)."
     )
+    latent_motion_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Transformer loss: extra weight on the latents that change over the chunk (0: plain MSE; "
+        "weights keep mean 1, see transformer.motion_weights).",
+    )
     seed: int = Field(0, description="Seed of init, split and sampling.")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="Fraction of episodes held out (seeded).")
     bf16: bool = Field(True, description="bfloat16 autocast of the forward pass on CUDA (no effect on CPU).")

@@ -60,13 +60,17 @@ class DynamicsTrainer:
         seed: int = 0,
         bf16: bool = False,
         action_dropout: float = 0.0,
+        latent_motion_weight: float = 0.0,
     ) -> None:
+        if latent_motion_weight < 0:
+            raise ValueError(f"latent_motion_weight must be >= 0, got {latent_motion_weight}")
         if action_dropout > 0 and not model.config.null_action:
             raise ValueError(f"action_dropout={action_dropout} needs a model with a null action (config.null_action)")
         if cooldown_steps and (total_steps is None or cooldown_steps > total_steps):
             raise ValueError(f"cooldown_steps={cooldown_steps} needs total_steps >= it, got {total_steps}")
         self.model = model
         self.action_dropout = action_dropout
+        self.latent_motion_weight = latent_motion_weight
         self.bf16 = bf16
         self.lr = lr
         self.warmup_steps = warmup_steps
@@ -99,7 +103,13 @@ class DynamicsTrainer:
             group["lr"] = lr
         cuda = model.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16 and cuda):
-            loss = model.loss(batch, generator=self.generator, action_dropout=self.action_dropout).mean().float()
+            loss = model.loss(
+                batch,
+                generator=self.generator,
+                action_dropout=self.action_dropout,
+                motion_weight=self.latent_motion_weight,
+            )
+            loss = loss.mean().float()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite dynamics loss {float(loss)} at step {self.steps_done}")
         self.optimizer.zero_grad(set_to_none=True)

@@ -329,7 +329,33 @@ def transformer_from_config(
     )
 
 
-def velocity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-sample MSE over masked latent frames. pred/target ``(B, V, C, F, h, w)``, mask ``(B, F)``."""
-    err = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 4, 5))
+def velocity_loss(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-sample MSE over masked latent frames. pred/target ``(B, V, C, F, h, w)``, mask ``(B, F)``;
+    ``weight`` (broadcastable to pred, e.g. :func:`motion_weights`) scales each latent's squared error."""
+    err = F.mse_loss(pred.float(), target.float(), reduction="none")
+    if weight is not None:
+        err = err * weight.float()
+    err = err.mean(dim=(1, 2, 4, 5))
     return (err * mask).sum(1) / mask.sum(1).clamp_min(1)
+
+
+def motion_weights(future: torch.Tensor, strength: float) -> torch.Tensor:
+    """Loss weights ``(B, V, 1, 1, h, w)``, of mean 1 per sample, that favour the places that move.
+
+    A place's motion is how much its latent changes over the chunk: the mean, over channels and the
+    ``F`` latent frames, of the absolute deviation from its mean over those frames, divided by the
+    sample's mean motion (so 1 on average). Its weight, the same in every frame, is
+    ``1 + strength * motion`` divided by the sample's mean weight: all ones at ``strength`` 0 or for
+    a still chunk. ``future``: clean future latents ``(B, V, C, F, h, w)``.
+    """
+    if strength < 0:
+        raise ValueError(f"motion weight strength must be >= 0, got {strength}")
+    future = future.float()
+    motion = (future - future.mean(dim=3, keepdim=True)).abs().mean(dim=(2, 3), keepdim=True)
+    # the floor keeps a still chunk's rounding noise (~1e-7 of its values) from being blown up to weights
+    floor = 1e-4 * future.abs().mean(dim=(1, 2, 3, 4, 5), keepdim=True) + 1e-12
+    motion = motion / (motion.mean(dim=(1, 2, 3, 4, 5), keepdim=True) + floor)
+    weight = 1.0 + strength * motion
+    return weight / weight.mean(dim=(1, 2, 3, 4, 5), keepdim=True)
