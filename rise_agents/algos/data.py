@@ -75,13 +75,16 @@ class ChunkDataset:
     ) -> None:
         self.reader, self.cameras, self.image_size = reader, tuple(cameras), tuple(image_size)
         self.horizon = int(horizon)
-        self.frames = ResizedFrames(reader, self.image_size, cache_dir, cameras=self.cameras, resize=resize_frames)
+        self.frames = ResizedFrames(
+            reader, self.image_size, cache_dir, cameras=self.cameras, resize=resize_frames, resize_name="pad"
+        )
         self.episodes = [m.episode_index for m in reader.episodes if m.source in sources]
         if not self.episodes:
             found = sorted({m.source for m in reader.episodes})
             raise ValueError(f"{reader.root}: no episode with source in {list(sources)}; sources present: {found}")
-        self.sample_frame = np.concatenate([np.arange(reader.episodes[e].from_index, reader.episodes[e].to_index)
-                                            for e in self.episodes])
+        self.sample_frame = np.concatenate(
+            [np.arange(reader.episodes[e].from_index, reader.episodes[e].to_index) for e in self.episodes]
+        )
         self.sample_episode = reader.episode_index[self.sample_frame]
         self.bins = np.full(reader.num_frames, int(default_bin), dtype=np.int64)
 

@@ -84,6 +84,8 @@ class ResizedFrames:
         cameras: views in the order returned (default: the dataset's); each must exist in it.
         resize: ``(T, H, W, 3) uint8, (h, w) -> (T, h, w, 3) uint8`` (default: antialiased
             :func:`resize_frames`; the policies' cache pads to keep the aspect ratio).
+        resize_name: a short name of ``resize``, required with it: it is part of the cache files'
+            names, so that frames resized one way are never read back by a reader of the other.
     """
 
     def __init__(
@@ -93,7 +95,13 @@ class ResizedFrames:
         cache_dir: str | Path | None = None,
         cameras: Sequence[str] | None = None,
         resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray] | None = None,
+        resize_name: str | None = None,
     ):
+        if resize is not None and not (resize_name and resize_name.replace("-", "").isalnum()):
+            raise ValueError(
+                f"a custom resize needs a resize_name of letters, digits and '-' (it names the cache files), "
+                f"got {resize_name!r}"
+            )
         self.reader, self.size = reader, (int(size[0]), int(size[1]))
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.cameras = tuple(reader.cameras if cameras is None else cameras)
@@ -102,16 +110,17 @@ class ResizedFrames:
             raise ValueError(f"{reader.root}: cameras {missing} are missing; the dataset has {reader.cameras}")
         self._views = [reader.cameras.index(c) for c in self.cameras]
         self.resize = resize or (lambda frames, hw: resize_frames(frames, *hw))
+        self._name_suffix = f"_{resize_name}" if resize is not None else ""  # the default keeps plain names
         self._episodes: dict[int, np.ndarray] = {}
         if self.cache_dir is not None:
             claim_cache_dir(self.cache_dir, reader)
 
     def cache_path(self, ep: int) -> Path:
-        """Cache file of episode ``ep`` (named by episode, cameras and size)."""
+        """Cache file of episode ``ep`` (named by episode, cameras, size and a custom resize's name)."""
         if self.cache_dir is None:
             raise ValueError("this ResizedFrames has no cache_dir")
         h, w = self.size
-        return self.cache_dir / f"episode_{ep:06d}_{'-'.join(self.cameras)}_{h}x{w}.npy"
+        return self.cache_dir / f"episode_{ep:06d}_{'-'.join(self.cameras)}_{h}x{w}{self._name_suffix}.npy"
 
     def episode(self, ep: int) -> np.ndarray:
         """``(T, V, h, w, 3)`` uint8 frames of episode ``ep`` from the cache (built on first use)."""

@@ -80,3 +80,18 @@ def test_cameras_choose_the_order_and_unknown_ones_are_named(reader, tmp_path):
         np.testing.assert_array_equal(got, plain[:, [2, 0]])
     with pytest.raises(ValueError, match=r"cameras \['front'\] are missing"):
         ResizedFrames(reader, (16, 24), cameras=("top", "front"))
+
+
+def test_frames_resized_another_way_never_share_a_cache_file(reader, tmp_path):
+    """The policies pad to keep the aspect ratio, the dynamics model stretches: one folder, two files."""
+    from rise_agents.algos.data import resize_frames as pad_resize
+
+    stretched = ResizedFrames(reader, (16, 16), tmp_path)
+    padded = ResizedFrames(reader, (16, 16), tmp_path, resize=pad_resize, resize_name="pad")
+    a, b = stretched.frames_at(0, np.array([4])), padded.frames_at(0, np.array([4]))  # both cached
+    assert stretched.cache_path(0) != padded.cache_path(0) and padded.cache_path(0).name.endswith("_16x16_pad.npy")
+    assert (b[..., :2, :, :] == 0).all() and not (a[..., :2, :, :] == 0).all()  # padding rows vs image rows
+    np.testing.assert_array_equal(ResizedFrames(reader, (16, 16), tmp_path).frames_at(0, np.array([4])), a)
+    for name in (None, "", "a/b"):
+        with pytest.raises(ValueError, match="custom resize needs a resize_name"):
+            ResizedFrames(reader, (16, 16), tmp_path, resize=pad_resize, resize_name=name)
