@@ -49,7 +49,10 @@ def test_seeds_and_rows_are_independent(world_model):
     memory, state, actions, tasks, seeds = _inputs(world_model)
     a = world_model.imagine_chunk(memory, state, actions, tasks, seeds)
     single = world_model.imagine_chunk(memory[1:], state[1:], actions[1:], tasks[1:], seeds[1:])
-    np.testing.assert_array_equal(a.frames[1], single.frames[0])
+    # equal up to rounding: batched float kernels may differ in the last bit, flipping a rare uint8
+    # by one grey level (1 of 46,080 values seen); a row mixing with another changes far more
+    diff = np.abs(a.frames[1].astype(int) - single.frames[0].astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
     other = world_model.imagine_chunk(memory, state, actions, tasks, seeds + 100)
     assert not np.array_equal(a.frames, other.frames)
 
