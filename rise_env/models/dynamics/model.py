@@ -159,13 +159,7 @@ class DynamicsModel(nn.Module):
         two = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
         drop = torch.arange(2 * b, device=future.device) >= b
         v = self.velocity(
-            two(memory),
-            two(future),
-            two(t),
-            two(actions),
-            two(state),
-            two(task_index),
-            two(text_embeds),
+            two(memory), two(future), two(t), two(actions), two(state), two(task_index), two(text_embeds),
             action_drop=drop,
         )
         v_act, v_null = v[:b], v[b:]
@@ -274,7 +268,7 @@ class DynamicsModel(nn.Module):
         batch: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
         action_dropout: float = 0.0,
-        motion_weight: float = 0.0,
+        latent_motion_weight: float = 0.0,
     ) -> torch.Tensor:
         """Per-sample flow-matching loss ``(B,)`` on future tokens only.
 
@@ -284,7 +278,7 @@ class DynamicsModel(nn.Module):
         Memory latents get flow noise at level ``context_noise`` but keep t = 0 (as when sampling), so
         the model learns to trust imperfect (re-encoded imagined) memories. A fraction ``action_dropout``
         of the samples (drawn from ``generator``) is conditioned on the null action instead of its own,
-        which teaches the unconditional velocity that action guidance needs. ``motion_weight`` > 0
+        which teaches the unconditional velocity that action guidance needs. ``latent_motion_weight`` > 0
         weights each latent's error by how much it changes over the chunk (:func:`motion_weights`), so
         the few moving latents are not outweighed by the still background. All noise is drawn on the
         generator's device (on the model's device without one).
@@ -328,7 +322,7 @@ class DynamicsModel(nn.Module):
             drop = (torch.rand(b, generator=generator, device=draw_on) < action_dropout).to(dev)
         pred = self.velocity(memory, x_t, t, acts, st, tid, batch.get("text_embeds"), action_drop=drop)
         mask = torch.ones(b, future.shape[3], device=dev)
-        weight = motion_weights(future, motion_weight) if motion_weight > 0 else None
+        weight = motion_weights(future, latent_motion_weight) if latent_motion_weight else None
         return velocity_loss(pred, eps - future, mask, weight)
 
     # ------------------------------------------------------------------ persistence

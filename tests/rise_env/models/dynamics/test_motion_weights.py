@@ -66,7 +66,7 @@ def test_trainer_passes_the_weight_to_the_loss_and_refuses_a_negative_one():
     model = DynamicsModel.from_preset("tiny", views=1, action_low=[-1.0] * 14, action_high=[1.0] * 14)
     batch = model.encode_batch(moving_squares(model.config, 4, seed=0))
     plain = model.loss(batch, torch.Generator().manual_seed(3))
-    weighted = model.loss(batch, torch.Generator().manual_seed(3), motion_weight=4.0)
+    weighted = model.loss(batch, torch.Generator().manual_seed(3), latent_motion_weight=4.0)
     assert not torch.allclose(plain, weighted)
     trainer = DynamicsTrainer(model, latent_motion_weight=4.0, seed=3)
     stats = trainer.step(batch)
@@ -77,11 +77,8 @@ def test_trainer_passes_the_weight_to_the_loss_and_refuses_a_negative_one():
 
 def _argv(data, out, *extra):
     base = ["dynamics", "--data", str(data), "--out", str(out), "--preset", "tiny", "--batch-size", "2"]
-    return (
-        base
-        + ["--val-fraction", "0.34", "--no-progress", "--threads", "1", "--steps", "2", "--vae-steps", "0"]
-        + [*extra]
-    )
+    base += ["--val-fraction", "0.34", "--no-progress", "--threads", "1", "--steps", "2", "--vae-steps", "0"]
+    return base + list(extra)
 
 
 def _first_loss(run):
