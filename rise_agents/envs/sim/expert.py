@@ -19,6 +19,7 @@ targets carry smooth noise, so the arms visit states off the clean trajectory, w
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from rise_agents.envs.sim.expert_config import DEFAULT_PERTURBATION, ExpertConfi
 from rise_agents.envs.sim.layout import ARMS
 from rise_agents.envs.sim.mjcf import CONTROL_HZ
 from rise_agents.envs.sim.planner import NO_PERTURBATION, ArmPlanner, PickPerturbation
+from rise_agents.envs.sim.portable_math import norm
 from rise_agents.envs.sim.trajectory import Segment
 
 MODES = ("demo", "rollout", "correction")
@@ -113,7 +115,7 @@ class BrickSortingExpert:
         """Advance the AR(1) joint noise ``state`` (14,) in place (std ``sigma``, grippers 0); return a copy."""
         rho = self.perturb.noise_smoothing
         joints = np.r_[0:6, 7:13]
-        state[joints] = rho * state[joints] + np.sqrt(1 - rho**2) * sigma * self.rng.standard_normal(12)
+        state[joints] = rho * state[joints] + np.sqrt(1 - rho * rho) * sigma * self.rng.standard_normal(12)
         return state.copy()
 
     def _noise(self, off: bool) -> np.ndarray:
@@ -128,7 +130,7 @@ class BrickSortingExpert:
         offset = rng.normal(0.0, p.grasp_offset_m, 2) if p.grasp_offset_m > 0 else np.zeros(2)
         if rng.random() < p.grasp_miss_prob:
             angle = rng.uniform(0, 2 * np.pi)
-            offset = offset + p.grasp_miss_offset_m * np.array([np.cos(angle), np.sin(angle)])
+            offset = offset + p.grasp_miss_offset_m * np.array([math.cos(angle), math.sin(angle)])
         return PickPerturbation(
             offset=offset,
             time_offset=float(rng.normal(0.0, p.timing_offset_s)) if p.timing_offset_s > 0 else 0.0,
@@ -247,7 +249,7 @@ class BrickSortingExpert:
         elif seg.label in ("hold", "approach", "descend") and arm in self._ref:
             b, pos, t_ref = self._ref[arm]
             predicted = pos + env.belt_velocity * (now - t_ref)
-            moved = np.linalg.norm(env.brick_poses()[brick, :3] - predicted)
+            moved = norm(env.brick_poses()[brick, :3] - predicted)
             failed = state != "on_belt" or moved > 0.015
         if failed:
             flag = seg.intervention

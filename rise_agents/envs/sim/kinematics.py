@@ -8,11 +8,13 @@ finger closing axis (site y) is horizontal at a chosen yaw.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
+from rise_agents.envs.sim.portable_math import damped_least_squares, mat_vec, norm
 from rise_env.spec import ARM_JOINT_LIMITS
 
 JOINT_LOW = np.array([lo for lo, _ in ARM_JOINT_LIMITS])
@@ -22,7 +24,7 @@ JOINT_HIGH = np.array([hi for _, hi in ARM_JOINT_LIMITS])
 def top_down_frame(closing_yaw: float) -> np.ndarray:
     """Rotation (3, 3) whose columns are the site axes: x down, y at ``closing_yaw``, z = x cross y."""
     x = np.array([0.0, 0.0, -1.0])
-    y = np.array([np.cos(closing_yaw), np.sin(closing_yaw), 0.0])
+    y = np.array([math.cos(closing_yaw), math.sin(closing_yaw), 0.0])
     return np.stack([x, y, np.cross(x, y)], axis=1)
 
 
@@ -34,7 +36,7 @@ def rotation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     mujoco.mju_mat2Quat(quat_c, current.reshape(-1))
     err = np.empty(3)
     mujoco.mju_subQuat(err, quat_t, quat_c)  # in the current frame
-    return current @ err
+    return mat_vec(current, err)
 
 
 @dataclass
@@ -87,14 +89,14 @@ class ArmKinematics:
             pos, rot = self.forward(q)
             e_pos = target_pos - pos
             e_rot = rotation_error(target_rot, rot)
-            pos_err, rot_err = float(np.linalg.norm(e_pos)), float(np.linalg.norm(e_rot))
+            pos_err, rot_err = norm(e_pos), norm(e_rot)
             if pos_err < 2e-4 and rot_err < 2e-3:
                 break
             mujoco.mj_comPos(self.model, self.data)
             mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)
             jac = np.vstack([self._jacp[:, self.dof_adr], self._jacr[:, self.dof_adr]]) * weights[:, None]
             err = np.concatenate([e_pos, e_rot]) * weights
-            step = jac.T @ np.linalg.solve(jac @ jac.T + damping**2 * np.eye(6), err)
+            step = damped_least_squares(jac, err, damping)
             scale = max(1.0, float(np.abs(step).max()) / 0.4)  # at most 0.4 rad per iteration
             q = np.clip(q + step / scale, JOINT_LOW, JOINT_HIGH)
         return IKResult(q=q, pos_error=pos_err, rot_error=rot_err)

@@ -7,12 +7,14 @@ the belt, close while following it, lift, min-jerk carry to above the arm's bin,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from rise_agents.envs.sim.expert_config import ExpertConfig
 from rise_agents.envs.sim.kinematics import ArmKinematics, top_down_frame
+from rise_agents.envs.sim.portable_math import norm
 from rise_agents.envs.sim.trajectory import PlanSampler, Segment, move_duration
 
 
@@ -32,8 +34,8 @@ class PickPerturbation:
     def doomed(self, closing_yaw: float, belt_velocity: np.ndarray, brick_half: tuple[float, ...]) -> str | None:
         """Why this pick will likely fail ('aim' | 'drop'), or None."""
         err = self.aim_error(belt_velocity)
-        across = abs(err[0] * np.cos(closing_yaw) + err[1] * np.sin(closing_yaw))
-        along = abs(-err[0] * np.sin(closing_yaw) + err[1] * np.cos(closing_yaw))
+        across = abs(err[0] * math.cos(closing_yaw) + err[1] * math.sin(closing_yaw))
+        along = abs(-err[0] * math.sin(closing_yaw) + err[1] * math.cos(closing_yaw))
         if across > 0.012 or along > brick_half[0] - 0.006 or abs(self.yaw_offset) > 0.35:
             return "aim"
         return "drop" if self.drop_at is not None else None
@@ -123,7 +125,7 @@ class ArmPlanner:
         pos, rot = self.kin.forward(q[:6])
         if pos[2] > self.env.layout.belt_top + 0.06:
             return q, t0
-        yaw = float(np.arctan2(rot[1, 1], rot[0, 1]))
+        yaw = math.atan2(rot[1, 1], rot[0, 1])
         seg = Segment(
             "track",
             "recover",
@@ -150,7 +152,7 @@ class ArmPlanner:
         env, cfg = self.env, self.cfg
         pos = env.brick_poses()[brick, :3]
         v = env.belt_velocity
-        speed = float(np.linalg.norm(v))
+        speed = norm(v)
         now = env.sim_time
         t_pref = now + (pos[1] - self.preferred_y) / speed
         approach = 1.0
@@ -181,7 +183,7 @@ class ArmPlanner:
         t_g, approach = timing
         pose = env.brick_poses()[brick]
         w, z = pose[3], pose[6]
-        brick_yaw = 2.0 * np.arctan2(z, w)
+        brick_yaw = 2.0 * math.atan2(z, w)
         closing_yaw = float(brick_yaw + np.pi / 2 + perturb.yaw_offset)
         v, now = env.belt_velocity, env.sim_time
         aim = perturb.aim_error(v)
@@ -193,7 +195,7 @@ class ArmPlanner:
         q_hover = self.kin.solve_top_down(at(t_p) + [0.0, 0.0, cfg.hover_height], closing_yaw, q_start[:6])
         # keep the yaw the IK picked (closing_yaw or closing_yaw + pi) for every tracking segment
         rot = self.kin.forward(q_hover.q)[1]
-        closing_yaw = float(np.arctan2(rot[1, 1], rot[0, 1]))
+        closing_yaw = math.atan2(rot[1, 1], rot[0, 1])
         hover = np.concatenate([q_hover.q, [cfg.open_width]])
         flag = intervention
         self.hold(q_start, t_start, t_p - approach, flag)

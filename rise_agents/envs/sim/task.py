@@ -17,12 +17,15 @@ rests on it and touches no gripper is given the belt velocity.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rise_agents.envs.sim.layout import ARMS, BIN_COLOURS, COLOUR_NAMES, COLOURS, SceneLayout
 from rise_agents.envs.sim.mjcf import CONTROL_HZ, parked_position
+from rise_agents.envs.sim.portable_math import dot
 from rise_agents.envs.sim.scoring import ScoreBoard
 
 FINAL_STATES = ("sorted", "wrong_bin")
@@ -108,7 +111,7 @@ class BrickSortingTask:
     def _place(self, data: mujoco.MjData, i: int, pos: np.ndarray, yaw: float, vel: np.ndarray) -> None:
         q, v = self.brick_qpos[i], self.brick_qvel[i]
         data.qpos[q : q + 3] = pos
-        data.qpos[q + 3 : q + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        data.qpos[q + 3 : q + 7] = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
         data.qvel[v : v + 6] = 0.0
         data.qvel[v : v + 3] = vel
 
@@ -204,7 +207,7 @@ class BrickSortingTask:
 
     def _half_height(self, data: mujoco.MjData, i: int) -> float:
         rot = data.xmat[self.brick_body[i]].reshape(3, 3)
-        return float(np.abs(rot[2]) @ np.asarray(self.layout.brick_half))
+        return dot(np.abs(rot[2]), np.asarray(self.layout.brick_half))
 
     def _in_belt_footprint(self, pos: np.ndarray) -> bool:
         lay = self.layout

@@ -18,7 +18,7 @@ from rise_agents.envs.sim.kinematics import ArmKinematics, top_down_frame
 def min_jerk(s: float | np.ndarray) -> float | np.ndarray:
     """Min-jerk phase 10 s^3 - 15 s^4 + 6 s^5 of a normalised time ``s`` (clipped to [0, 1])."""
     s = np.clip(s, 0.0, 1.0)
-    return s**3 * (10.0 - 15.0 * s + 6.0 * s * s)
+    return s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)  # products, not pow(): the same bits on every CPU
 
 
 def move_duration(q0: np.ndarray, q1: np.ndarray, peak_speed: float = 2.0, minimum: float = 0.5) -> float:
