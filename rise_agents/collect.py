@@ -5,7 +5,7 @@
 
 Episode i uses seed ``seed + i`` whatever ``--workers``. Interrupt it any way (Ctrl-C, ``kill -9``)
 and rerun the same command: finished episodes are kept, unfinished ones are redone, and the
-dataset is finalized at the end.
+dataset is finalized at the end, and its data fingerprint printed (compare it with the README's).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from pydantic import ValidationError
 
 from rise_agents.data_collection.runner import TASKS, CollectConfig, collect
+from rise_env.data import LeRobotDatasetReader
 
 
 def parse_args(argv: list[str] | None = None) -> CollectConfig:
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         f = rep.finalize
         state = "unchanged" if f.skipped else f"{f.data_files} data file(s), {f.video_files} video file(s)"
         print(f"  dataset: {f.episodes} episodes, {f.frames} frames, {f.tasks} task(s), {state}")
+        print(f"  data fingerprint: {LeRobotDatasetReader(cfg.out).fingerprint}")
     return 0
 
 

@@ -83,6 +83,7 @@ def test_kill9_then_resume_keeps_finished_episodes(tmp_path):
 
     r = LeRobotDatasetReader(out)
     assert r.num_episodes == 6
+    assert f"data fingerprint: {r.fingerprint}" in done.stdout
     assert [m.source for m in r.episodes] == ["demo"] * 2 + ["rollout"] * 2 + ["correction"] * 2
     assert [m.extras["seed"] for m in r.episodes] == list(range(11, 17))
     assert r.num_frames == sum(m.length for m in r.episodes) and all(m.length > 0 for m in r.episodes)
