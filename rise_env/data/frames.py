@@ -84,8 +84,8 @@ class ResizedFrames:
         cameras: views in the order returned (default: the dataset's); each must exist in it.
         resize: ``(T, H, W, 3) uint8, (h, w) -> (T, h, w, 3) uint8`` (default: antialiased
             :func:`resize_frames`; the policies' cache pads to keep the aspect ratio).
-        resize_name: a short name of ``resize``, required with it: it is part of the cache files'
-            names, so that frames resized one way are never read back by a reader of the other.
+        resize_name: a short name of ``resize``, required with it and refused without it: it is part of the
+            cache files' names, so that frames resized one way are never read back by a reader of the other.
     """
 
     def __init__(
@@ -101,6 +101,11 @@ class ResizedFrames:
             raise ValueError(
                 f"a custom resize needs a resize_name of letters, digits and '-' (it names the cache files), "
                 f"got {resize_name!r}"
+            )
+        if resize is None and resize_name is not None:
+            raise ValueError(
+                f"resize_name={resize_name!r} names a custom resize, but no resize was given; pass resize too, "
+                "or neither for the default antialiased resize"
             )
         self.reader, self.size = reader, (int(size[0]), int(size[1]))
         self.cache_dir = None if cache_dir is None else Path(cache_dir)

@@ -95,3 +95,5 @@ def test_frames_resized_another_way_never_share_a_cache_file(reader, tmp_path):
     for name in (None, "", "a/b"):
         with pytest.raises(ValueError, match="custom resize needs a resize_name"):
             ResizedFrames(reader, (16, 16), tmp_path, resize=pad_resize, resize_name=name)
+    with pytest.raises(ValueError, match="names a custom resize, but no resize was given"):
+        ResizedFrames(reader, (16, 16), tmp_path, resize_name="pad")  # would silently share the stretched files
