@@ -8,9 +8,11 @@ the same run, so the ratio holds on any machine. Random weights (speed does not 
     python benchmarks/imagination_speed.py                      # cpu preset, batch 1 and 16, on CPU
     python benchmarks/imagination_speed.py --device cuda --preset cpu
     python benchmarks/imagination_speed.py --guidance 1 3      # plain and action-guided sampling side by side
+    python benchmarks/imagination_speed.py --guidance 1 3 --guidance-interval 0.5 1   # guide the noisier half
 
 Action guidance w != 1 evaluates the transformer on the actions and on the null action in one batched
-call per Euler step; its rows are keyed ``"<batch>@w<w>"`` (``"1@w3"``), plain rows ``"<batch>"``.
+call per guided Euler step (``--guidance-interval``: the steps at flow times in (LO, HI], default every
+step); its rows are keyed ``"<batch>@w<w>"`` (``"1@w3"``), plain rows ``"<batch>"``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.checkpoint import write_json
+from rise_env.models.dynamics.sampler import check_guidance_interval
 
 TARGET_MS = 800.0  # imagined chunk incl. VAE decode at batch 1 on a 2-core CPU
 
@@ -95,7 +98,13 @@ def row_key(batch: int, guidance: float) -> str:
 
 
 def time_chunk(
-    model: DynamicsModel, batch: int, steps: int, repeats: int, device: torch.device, guidance: float = 1.0
+    model: DynamicsModel,
+    batch: int,
+    steps: int,
+    repeats: int,
+    device: torch.device,
+    guidance: float = 1.0,
+    guidance_interval: tuple[float, float] | None = None,
 ) -> dict:
     """Median ms per call of encode / denoise / decode for one batch of chunks."""
     cfg = model.config
@@ -113,7 +122,9 @@ def time_chunk(
         mem = model.encode_memory(hist)
         _sync(device)
         t1 = time.perf_counter()
-        lat = model.imagine_latents(mem, state, acts, steps=steps, seeds=seeds, guidance=guidance)
+        lat = model.imagine_latents(
+            mem, state, acts, steps=steps, seeds=seeds, guidance=guidance, guidance_interval=guidance_interval
+        )
         _sync(device)
         t2 = time.perf_counter()
         frames = model.codec.decode_frames(lat)
@@ -135,12 +146,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per batch size (median)")
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0],
                    help="action guidance weights, each timed at every batch size (w != 1: null-action branch)")
+    p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="flow times (LO, HI] whose steps are guided, 1 = noise (default: every step)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--peak-size", type=int, default=None, help="matmul size of the peak (default 2048 CPU, 8192 GPU)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/imagination_speed_<device>.json)")
     args = p.parse_args(argv)
     if any(w <= 0 for w in args.guidance):
         p.error(f"--guidance weights must be > 0; got {args.guidance}")
+    interval = args.guidance_interval
+    if interval is not None:
+        try:
+            interval = check_guidance_interval(interval)
+        except ValueError as e:
+            p.error(f"--guidance-interval: {e}")
     guided = any(w != 1.0 for w in args.guidance)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -165,7 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
     flops["total"] = sum(flops.values())
     denoise_flops = {  # plain sampling is counted above; guided sampling adds the null-action branch
         f"{w:g}": flops["denoise"] if w == 1.0 else count_flops(
-            lambda w=w: model.imagine_latents(mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w)
+            lambda w=w: model.imagine_latents(
+                mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w, guidance_interval=interval
+            )
         )
         for w in args.guidance
     }
@@ -174,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     for w in args.guidance:
         total_flops = flops["encode"] + denoise_flops[f"{w:g}"] + flops["decode"]
         for bs in args.batch_sizes:
-            r = time_chunk(model, bs, args.steps, args.repeats, device, guidance=w)
+            r = time_chunk(model, bs, args.steps, args.repeats, device, guidance=w, guidance_interval=interval)
             r["per_chunk_total"] = round(r["total"] / bs, 2)
             r["achieved_gflops"] = round(total_flops * bs / (r["total"] / 1e3) / 1e9, 2)
             results[row_key(bs, w)] = r
@@ -184,6 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"\nimagination speed: preset {args.preset}, {device}, {args.steps} steps, "
         f"{cfg.views} views x {cfg.future_frames} frames at {cfg.height}x{cfg.width}"
+        + ("" if interval is None else f", guided steps at flow times ({interval[0]:g}, {interval[1]:g}]")
     )
     print(
         f"params: transformer {n['transformer'] / 1e6:.2f}M, vae {n['vae'] / 1e6:.2f}M; "
@@ -214,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
         "preset": args.preset,
         "steps": args.steps,
         "guidance": args.guidance,
+        "guidance_interval": list(interval or model.config.action_guidance_interval),
         "chunk": {
             "views": cfg.views,
             "frames": cfg.future_frames,

@@ -203,6 +203,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample-steps", type=int, default=10, help="Euler steps when assembling from --dynamics/--value")
     p.add_argument("--action-guidance", type=float, default=None,
                    help="action guidance weight when assembling from --dynamics/--value (default: the model's)")
+    p.add_argument("--action-guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="flow times (LO, HI] whose steps are guided, 1 = noise (default: the model's, every step)")
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 folder the initial states are drawn from")
     p.add_argument("--out", required=True, help="asset folder to write (replaced atomically with --overwrite)")
     p.add_argument("--num-states", type=int, default=64, help="start points in the bank")
@@ -222,8 +224,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if bool(args.world_model) == bool(args.dynamics or args.value) or bool(args.dynamics) != bool(args.value):
         p.error("pass either --world-model DIR, or both --dynamics DIR and --value DIR")
-    if args.world_model and args.action_guidance is not None:
-        p.error("--action-guidance applies when assembling from --dynamics/--value; --world-model keeps its own")
+    if args.world_model and (args.action_guidance is not None or args.action_guidance_interval is not None):
+        p.error(
+            "--action-guidance(-interval) applies when assembling from --dynamics/--value; --world-model keeps its own"
+        )
     if args.num_states < 1 or args.actions_horizon < 1:
         p.error("--num-states and --actions-horizon must be >= 1")
     return args
@@ -252,7 +256,10 @@ def main(argv: list[str] | None = None) -> Path:
             from rise_env.world_model.compositional import CompositionalWorldModel, WorldModelConfig
 
             config = WorldModelConfig(
-                task_names=list(reader.tasks), sample_steps=args.sample_steps, action_guidance=args.action_guidance
+                task_names=list(reader.tasks),
+                sample_steps=args.sample_steps,
+                action_guidance=args.action_guidance,
+                action_guidance_interval=args.action_guidance_interval,
             )
             dyn, val = DynamicsModel.from_pretrained(args.dynamics), ValueModel.from_pretrained(args.value)
             CompositionalWorldModel(dyn, val, config).save_pretrained(wm_dir)

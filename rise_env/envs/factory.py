@@ -18,6 +18,7 @@ from rise_env.envs.config import ImaginationEnvConfig
 from rise_env.envs.imagination_env import ImaginationEnv
 from rise_env.envs.initial_states import InitialStateBank
 from rise_env.envs.vector_env import ImaginationVectorEnv
+from rise_env.world_model.compositional import WorldModelConfig
 
 PathLike = str | os.PathLike
 _VERIFIED: dict[str, Path] = {}
@@ -75,9 +76,9 @@ def align_tasks(bank: InitialStateBank, task_names: list[str]) -> InitialStateBa
 
 
 def _split_overrides(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Env-config fields vs world-model fields (``sample_steps``, ``advantage_scale``, …)."""
+    """Env-config fields vs world-model fields (``sample_steps``, ``action_guidance``, ``advantage_scale``, …)."""
     env_fields = set(ImaginationEnvConfig.model_fields)
-    wm_fields = {"sample_steps", "advantage_scale", "n_bins", "value_batch_size"}
+    wm_fields = set(WorldModelConfig.model_fields) - {"task_names"}
     unknown = sorted(set(kwargs) - env_fields - wm_fields)
     if unknown:
         raise TypeError(f"unknown argument(s) {unknown}; expected world_model, initial_states, device, "
@@ -102,7 +103,7 @@ def make_brick_sorting_env(
         initial_states: None (bundled default), an `InitialStateBank` folder, or a bank.
         device: where the world model runs ("cpu", "cuda").
         **config: `ImaginationEnvConfig` fields (``max_chunks``, ``normalized_actions``, ``render_mode``, …)
-            and world-model fields (``sample_steps``, ``advantage_scale``).
+            and world-model fields (``sample_steps``, ``action_guidance``, ``action_guidance_interval``, …).
 
     Step: action chunk (H, 14) → obs {top, left_wrist, right_wrist: (h, w, 3) uint8, state: (14,)},
     reward = chunk advantage (float), info["frames"] (K, 3, h, w, 3), info["values"] (K,).

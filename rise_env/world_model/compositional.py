@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rise_env.spec import agilex_cobot_magic
 from rise_env.spec.advantage import advantage_to_bin, chunk_advantage
@@ -45,9 +45,23 @@ class WorldModelConfig(BaseModel):
     action_guidance: float | None = Field(
         None, gt=0, description="Action guidance weight w per imagined chunk (None: the dynamics model's default)."
     )
+    action_guidance_interval: tuple[float, float] | None = Field(
+        None,
+        description="Flow times (lo, hi] whose Euler steps are guided, t = 1 noise; the others make one network "
+        "call instead of two (None: the dynamics model's default, every step).",
+    )
     advantage_scale: float = Field(5.0, gt=0, description="Advantage multiplier before clamping (paper release: 5).")
     n_bins: int = Field(10, ge=2, description="Uniform advantage bins over [-1, 1].")
     value_batch_size: int = Field(64, gt=0, description="Frames per value-model forward pass.")
+
+    @field_validator("action_guidance_interval")
+    @classmethod
+    def _check_interval(cls, interval: tuple[float, float] | None) -> tuple[float, float] | None:
+        if interval is None:
+            return None
+        from rise_env.models.dynamics.sampler import check_guidance_interval  # the dynamics package loads lazily
+
+        return check_guidance_interval(interval)
 
 
 class CompositionalWorldModel:
@@ -92,6 +106,7 @@ class CompositionalWorldModel:
             seeds=[int(s) for s in seeds],
             task_index=tasks,
             guidance=self.config.action_guidance,
+            guidance_interval=self.config.action_guidance_interval,
         )  # (B, K, V, H, W, 3) uint8
         b, k = frames.shape[:2]
         scored = torch.cat([torch.as_tensor(memory[:, -1:], device=dev), frames], dim=1)  # (B, K+1, V, H, W, 3)

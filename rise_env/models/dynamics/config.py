@@ -20,8 +20,9 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rise_env.models.dynamics.sampler import check_guidance_interval
 from rise_env.spec.robot import agilex_cobot_magic
 
 # LTX-Video 0.9.0 VAE (diffusers' default config; 32x32x8 compression, 128 latent channels).
@@ -179,6 +180,11 @@ class DynamicsConfig(BaseModel):
         description="Default guidance weight w when sampling: v = v_null + w (v_actions - v_null); 1 = plain "
         "conditional sampling (one network call per step), > 1 follows the actions more strongly (two calls).",
     )
+    action_guidance_interval: tuple[float, float] = Field(
+        (0.0, 1.0),
+        description="Flow times (lo, hi], t = 1 noise and 0 data, at whose Euler steps action guidance applies; the "
+        "other steps are plain (one call). (0, 1] guides every step, (0.5, 1] the noisier half.",
+    )
     vae: dict[str, Any] = Field(default_factory=lambda: dict(CPU_VAE), description="AutoencoderKLLTXVideo kwargs.")
     transformer: TransformerConfig = Field(default_factory=TransformerConfig, description="Transformer dims.")
     context_noise: float = Field(0.2, ge=0.0, lt=1.0, description="Flow noise level put on memory latents in training.")
@@ -186,6 +192,11 @@ class DynamicsConfig(BaseModel):
     logit_std: float = Field(1.0, gt=0.0, description="Std s of the logit-normal training t.")
     sample_steps: int = Field(10, gt=0, description="Default Euler steps (10 online, 50 for evaluation).")
     rope_frame_rate: float = Field(25.0, gt=0.0, description="Frame rate in LTX's RoPE interpolation scale.")
+
+    @field_validator("action_guidance_interval")
+    @classmethod
+    def _check_interval(cls, interval: tuple[float, float]) -> tuple[float, float]:
+        return check_guidance_interval(interval)
 
     def check_guidance(self, guidance: float) -> None:
         """Raise unless action guidance ``guidance`` can be sampled: w != 1 needs the learned null action."""

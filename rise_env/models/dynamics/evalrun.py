@@ -74,13 +74,14 @@ def evaluate_run(
     seed: int = 0,
     frame_cache: str | Path | None = None,
     guidance: float | None = None,
+    guidance_interval: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Fidelity figures (``evaluate_dynamics`` keys + ``windows``) on windows of ``episodes``.
 
     With ``video``, writes an mp4 of the first ``video_windows`` windows: each frame is
     ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
     Real frames are resized to the model's resolution (read from ``frame_cache`` when given).
-    ``guidance``: action guidance weight (default: the model's ``config.action_guidance``).
+    ``guidance`` / ``guidance_interval``: action guidance weight and its flow times (default: the model's config).
     """
     c = model.config
     if batch_size < 2:
@@ -105,7 +106,13 @@ def evaluate_run(
                 clips.append(np.stack([compare_views(r, m) for r, m in zip(real, imagined)]))
 
     result = evaluate_dynamics(
-        model, batches, steps=steps, seed=seed, callback=keep if video else None, guidance=guidance
+        model,
+        batches,
+        steps=steps,
+        seed=seed,
+        callback=keep if video else None,
+        guidance=guidance,
+        guidance_interval=guidance_interval,
     )
     result["windows"] = len(ids)
     result["per_view"] = {"views": list(reader.cameras), **result["per_view"]}

@@ -53,6 +53,7 @@ def evaluate_dynamics(
     max_batches: int | None = None,
     callback: Callable[[dict[str, torch.Tensor], torch.Tensor], None] | None = None,
     guidance: float | None = None,
+    guidance_interval: tuple[float, float] | None = None,
 ) -> dict[str, float | int]:
     """Average fidelity metrics over ``batches`` (keys of ``training.BATCH_KEYS``, batch size >= 2).
 
@@ -62,7 +63,8 @@ def evaluate_dynamics(
     ``flow_speed_real``, and ``per_view``: the nine fidelity figures and the three speeds per view,
     ``{key: [V floats]}`` (their means are the figures above).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
-    ``guidance``: action guidance weight for both imaginations (default: the model's config); reported.
+    ``guidance`` / ``guidance_interval``: action guidance weight and the flow times it applies at, for both
+    imaginations (default: the model's config); both reported.
     """
     model.eval()
     rows: dict[str, list[np.ndarray]] = {k: [] for k in (*_FIDELITY_KEYS, *_SPEED_KEYS)}  # (B, V) arrays
@@ -75,16 +77,18 @@ def evaluate_dynamics(
         if b < 2:
             raise ValueError("controllability needs batches of at least 2 windows (actions are swapped within)")
         seeds = [seed + n * 10_000 + i for i in range(b)]
-        task = batch.get("task_index")
-        pred = model.imagine(
-            mem, batch["state"], batch["actions"], steps=steps, seeds=seeds, task_index=task, guidance=guidance
-        ).cpu()
+        how = dict(
+            steps=steps,
+            seeds=seeds,
+            task_index=batch.get("task_index"),
+            guidance=guidance,
+            guidance_interval=guidance_interval,
+        )
+        pred = model.imagine(mem, batch["state"], batch["actions"], **how).cpu()
         swapped = batch["actions"].roll(1, dims=0)
         if callback is not None:
             callback(batch, pred)
-        pred_s = model.imagine(
-            mem, batch["state"], swapped, steps=steps, seeds=seeds, task_index=task, guidance=guidance
-        ).cpu()
+        pred_s = model.imagine(mem, batch["state"], swapped, **how).cpu()
         copy = mem[:, -1:].expand_as(real)
         recon = model.codec.decode_frames(model.codec.encode_future(real.to(model.device))).cpu()
         clips = {"": pred, "_copy_last": copy, "_autoencoder": recon}
@@ -105,6 +109,7 @@ def evaluate_dynamics(
         "episodes": int(sum(len(e) for e in err_true)),
         "steps": steps,
         "guidance": model.config.action_guidance if guidance is None else float(guidance),
+        "guidance_interval": list(guidance_interval or model.config.action_guidance_interval),
         **mean,
         "controllability_ratio": controllability_ratio(np.concatenate(err_true), np.concatenate(err_swap)),
         "per_view": {k: v.tolist() for k, v in per_view.items()},

@@ -18,7 +18,13 @@ from rise_env.models.dynamics.checkpoint import (
     write_safetensors,
 )
 from rise_env.models.dynamics.config import DynamicsConfig, get_preset
-from rise_env.models.dynamics.sampler import EulerFlowSampler, logit_normal_t, per_sample_noise
+from rise_env.models.dynamics.sampler import (
+    EulerFlowSampler,
+    check_guidance_interval,
+    guidance_at,
+    logit_normal_t,
+    per_sample_noise,
+)
 from rise_env.models.dynamics.transformer import (
     NEW_MODULE_PREFIXES,
     motion_weights,
@@ -189,10 +195,13 @@ class DynamicsModel(nn.Module):
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
         guidance: float | None = None,
+        guidance_interval: Sequence[float] | None = None,
     ) -> torch.Tensor:
         """Sample future latents ``(B, V, C, F, h, w)`` given memory latents ``(B, V, C, M, h, w)``.
 
         ``guidance``: action guidance weight (default ``config.action_guidance``; see :meth:`guided_velocity`).
+        ``guidance_interval``: flow times ``(lo, hi]`` whose steps are guided, the others plain
+        (default ``config.action_guidance_interval``).
         """
         b = memory.shape[0]
         self._check_state(state, b)
@@ -206,9 +215,12 @@ class DynamicsModel(nn.Module):
         tid = None if task_index is None else torch.as_tensor(task_index, device=dev).long().reshape(b)
 
         w = c.action_guidance if guidance is None else float(guidance)
+        interval = c.action_guidance_interval
+        if guidance_interval is not None:
+            interval = check_guidance_interval(guidance_interval)
 
         def field(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.guided_velocity(memory, x, t, acts, st, w, tid, text_embeds)
+            return self.guided_velocity(memory, x, t, acts, st, guidance_at(float(t[0]), w, interval), tid, text_embeds)
 
         return EulerFlowSampler(steps or c.sample_steps).sample(field, noise)
 
@@ -224,6 +236,7 @@ class DynamicsModel(nn.Module):
         task_index: torch.Tensor | None = None,
         text_embeds: torch.Tensor | None = None,
         guidance: float | None = None,
+        guidance_interval: Sequence[float] | None = None,
     ) -> torch.Tensor:
         """Imagine the next frames of every view.
 
@@ -235,6 +248,8 @@ class DynamicsModel(nn.Module):
             seeds / generators: one per sample; a sample's output depends only on its own seed.
             task_index: ``(B,)`` task ids; or ``text_embeds`` ``(B, L, caption_channels)`` cached.
             guidance: action guidance weight (default ``config.action_guidance``; > 1 needs a null action).
+            guidance_interval: flow times ``(lo, hi]`` whose Euler steps are guided (default
+                ``config.action_guidance_interval``); the other steps make one network call instead of two.
 
         Returns:
             ``(B, 25, V, H, W, 3)`` uint8 imagined frames at 15 Hz (numpy inputs are accepted too).
@@ -244,7 +259,7 @@ class DynamicsModel(nn.Module):
         action_chunk = torch.as_tensor(action_chunk, dtype=torch.float32)
         memory = self.encode_memory(history_frames)
         lat = self.imagine_latents(
-            memory, state, action_chunk, steps, seeds, generators, task_index, text_embeds, guidance
+            memory, state, action_chunk, steps, seeds, generators, task_index, text_embeds, guidance, guidance_interval
         )
         return self.codec.decode_frames(lat)
 

@@ -48,6 +48,29 @@ def per_sample_noise(
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+_TIME_TOLERANCE = 1e-6  # step times come from a float32 linspace; interval ends on its grid count as written
+
+
+def check_guidance_interval(interval: Sequence[float]) -> tuple[float, float]:
+    """``interval`` as flow times ``(lo, hi)`` with ``0 <= lo < hi <= 1``; raises naming what is wrong."""
+    values = tuple(interval)
+    if len(values) != 2:
+        raise ValueError(f"a guidance interval is two flow times (lo, hi), got {len(values)} values: {values}")
+    lo, hi = float(values[0]), float(values[1])
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"a guidance interval (lo, hi] needs 0 <= lo < hi <= 1 (t = 1 noise, 0 data), got {values}")
+    return lo, hi
+
+
+def guidance_at(t: float, guidance: float, interval: tuple[float, float]) -> float:
+    """Guidance weight at flow time ``t``: ``guidance`` when ``lo < t <= hi``, else 1 (plain, one network call).
+
+    Guiding only part of the trajectory (Kynkaanniemi et al., 2024, "Applying guidance in a limited interval")
+    saves the second call on the other steps. ``(0, 1]`` guides every step of any sampler.
+    """
+    lo, hi = interval
+    return guidance if lo + _TIME_TOLERANCE < t <= hi + _TIME_TOLERANCE else 1.0
+
 
 class EulerFlowSampler:
     """Euler integration of a flow velocity field over ``steps`` uniform steps from t=1 to t=0.

@@ -82,3 +82,11 @@ def test_bad_arguments_are_named(assets):
         gym.make(ENV_ID, max_chunkz=3, **assets)
     with pytest.raises(FileNotFoundError, match="world_model"):
         gym.make(ENV_ID, world_model="/nonexistent/wm", initial_states=assets["initial_states"])
+
+
+def test_every_world_model_setting_can_be_overridden_by_make(assets):
+    envs = gym.make_vec(ENV_ID, num_envs=1, sample_steps=3, action_guidance_interval=(0.5, 1.0), **assets)
+    config = envs.world_model.config
+    assert config.sample_steps == 3 and config.action_guidance_interval == (0.5, 1.0)
+    with pytest.raises(ValueError, match="needs a null action"):  # the tiny dynamics model has none
+        gym.make(ENV_ID, action_guidance=3.0, **assets)

@@ -91,6 +91,23 @@ def test_action_guidance_reaches_the_dynamics_model():
     assert not np.array_equal(out.frames, plain.numpy())
 
 
+def test_action_guidance_interval_reaches_the_dynamics_model():
+    torch.manual_seed(0)
+    dynamics = DynamicsModel.from_preset("tiny", null_action=True)
+    config = WorldModelConfig(
+        task_names=["sort", "pack"], sample_steps=4, action_guidance=3.0, action_guidance_interval=(0.5, 1.0)
+    )
+    wm = CompositionalWorldModel(dynamics, BrightnessValue(), config)
+    memory, state, actions, tasks, seeds = _inputs(wm)
+    out = wm.imagine_chunk(memory, state, actions, tasks, seeds)
+    how = dict(steps=4, seeds=[int(s) for s in seeds], task_index=torch.as_tensor(tasks), guidance=3.0)
+    args = (torch.as_tensor(memory), torch.as_tensor(state), torch.as_tensor(actions))
+    np.testing.assert_array_equal(out.frames, dynamics.imagine(*args, **how, guidance_interval=(0.5, 1.0)).numpy())
+    assert not np.array_equal(out.frames, dynamics.imagine(*args, **how).numpy())  # every step guided
+    with pytest.raises(ValueError, match="guidance interval"):
+        WorldModelConfig(task_names=["sort"], action_guidance_interval=(0.5, 0.5))
+
+
 def test_action_guidance_without_a_null_action_is_refused():
     dynamics = DynamicsModel.from_preset("tiny")
     with pytest.raises(ValueError, match="null action"):

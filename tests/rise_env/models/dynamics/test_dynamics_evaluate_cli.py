@@ -28,8 +28,9 @@ def test_evaluate_writes_result_json_and_side_by_side_video(tiny_dynamics_datase
     out, video = tmp_path / "dynamics_tiny.json", tmp_path / "dynamics_tiny.mp4"
     argv = ["dynamics", "--data", str(tiny_dynamics_dataset), "--checkpoint", str(tiny_run), "--out", str(out)]
     argv += ["--episodes", "all", "--steps", "2", "--max-windows", "5", "--video", str(video), "--video-windows", "2"]
-    assert evaluate(argv) == 0
+    assert evaluate(argv + ["--guidance-interval", "0.5", "1"]) == 0
     result = read_json(out)
+    assert result["guidance"] == 1.0 and result["guidance_interval"] == [0.5, 1.0]  # the sampling is recorded
     for key in ("command", "git_commit", "date", "machine", *KEYS, "controllability_ratio", "steps", "windows"):
         assert key in result, key
     assert all(math.isfinite(result[k]) for k in KEYS[1:]) and result["controllability_ratio"] > 0

@@ -228,3 +228,41 @@ def test_guided_imagination_is_seeded_and_differs_from_plain_sampling():
     plain = model.imagine_latents(model.encode_memory(hist), state, chunk, steps=3, seeds=[0, 1], guidance=1.0)
     torch.testing.assert_close(a, b)
     assert not torch.allclose(a, plain, atol=1e-4)
+
+
+def test_guidance_interval_guides_only_its_steps_with_the_batched_null_branch():
+    """Outside the interval a step is one plain call on B rows; inside, one call on 2B rows (actions + null)."""
+    torch.manual_seed(0)
+    model = DynamicsModel.from_preset("tiny", null_action=True).eval()
+    torch.nn.init.normal_(model.transformer.action_ada[1].weight, std=0.1)
+    mem = model.encode_memory(torch.randint(0, 255, (2, 4, 3, 32, 32, 3), dtype=torch.uint8))
+    state, chunk = torch.zeros(2, 14), torch.rand(2, 10, 14)
+    rows = []
+    velocity = model.velocity
+    model.velocity = lambda memory, *a, **k: rows.append(memory.shape[0]) or velocity(memory, *a, **k)
+
+    def sample(**how):
+        rows.clear()
+        return model.imagine_latents(mem, state, chunk, steps=4, seeds=[0, 1], guidance=3.0, **how)
+
+    every = sample()
+    assert rows == [4, 4, 4, 4]
+    torch.testing.assert_close(sample(guidance_interval=(0.0, 1.0)), every)  # the default is every step
+    half = sample(guidance_interval=(0.5, 1.0))
+    assert rows == [4, 4, 2, 2]  # t = 1 and 0.75 guided, 0.5 and 0.25 plain
+    none = sample(guidance_interval=(0.0, 0.1))
+    assert rows == [2, 2, 2, 2]
+    plain = model.imagine_latents(mem, state, chunk, steps=4, seeds=[0, 1], guidance=1.0)
+    torch.testing.assert_close(none, plain)
+    assert not torch.allclose(half, every, atol=1e-4) and not torch.allclose(half, plain, atol=1e-4)
+    with pytest.raises(ValueError, match="0 <= lo < hi <= 1"):
+        sample(guidance_interval=(0.6, 0.4))
+
+
+def test_guidance_interval_is_a_saved_config_default(tmp_path):
+    model = DynamicsModel.from_preset("tiny", null_action=True, action_guidance=3.0, action_guidance_interval=[0.5, 1])
+    assert model.config.action_guidance_interval == (0.5, 1.0)
+    model.save_pretrained(tmp_path / "m")
+    assert DynamicsModel.from_pretrained(tmp_path / "m").config.action_guidance_interval == (0.5, 1.0)
+    with pytest.raises(ValueError, match="guidance interval"):
+        DynamicsModel.from_preset("tiny", action_guidance_interval=(1.0, 0.5))

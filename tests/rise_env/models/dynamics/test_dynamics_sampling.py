@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rise_env.models.dynamics import DynamicsModel, EulerFlowSampler, logit_normal_t, per_sample_noise
+from rise_env.models.dynamics.sampler import check_guidance_interval, guidance_at
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +28,28 @@ def test_per_sample_noise_does_not_depend_on_the_batch():
     assert torch.equal(a[1], b[0]) and not torch.equal(a[0], a[1])
     with pytest.raises(ValueError, match="2 seeds for a batch of 3"):
         per_sample_noise((3, 2), seeds=[1, 2])
+
+
+@pytest.mark.parametrize(
+    "steps, interval, guided",
+    [
+        (10, (0.0, 1.0), 10),  # every step
+        (10, (0.5, 1.0), 5),  # t = 1.0 ... 0.6: the step starting at 0.5 on the float32 grid is not guided
+        (50, (0.5, 1.0), 25),
+        (10, (0.0, 0.5), 5),
+        (3, (0.0, 0.2), 0),  # times 1, 2/3, 1/3: none inside
+    ],
+)
+def test_a_guidance_interval_guides_the_steps_whose_time_lies_inside(steps, interval, guided):
+    times = EulerFlowSampler(steps).times()[:-1]  # the times the velocity is evaluated at
+    weights = [guidance_at(float(t), 3.0, interval) for t in times]
+    assert weights.count(3.0) == guided and weights.count(1.0) == steps - guided
+
+
+@pytest.mark.parametrize("interval", [(0.5, 0.5), (0.7, 0.2), (-0.1, 1.0), (0.0, 1.5), (0.5,), (0.1, 0.2, 0.3)])
+def test_a_bad_guidance_interval_is_refused(interval):
+    with pytest.raises(ValueError, match="guidance interval"):
+        check_guidance_interval(interval)
 
 
 def test_logit_normal_times_have_the_paper_median():

@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "imagination_speed.py"
@@ -59,3 +60,23 @@ def test_benchmark_writes_result_json(tmp_path):
     guided = res["denoise_flops_by_guidance"]
     assert guided["1"] == stages["denoise"] and abs(guided["3"] / guided["1"] - 2) < 0.05
     assert set(res["meets_target"]) == {"1", "1@w3"}
+
+
+def test_benchmark_times_a_guidance_interval(tmp_path):
+    """Guiding the noisier half of 4 steps doubles the transformer's rows on 2 of them: 1.5x the FLOPs."""
+    spec = importlib.util.spec_from_file_location("imagination_speed", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    threads = torch.get_num_threads()
+    out = tmp_path / "speed.json"
+    argv = ["--preset", "tiny", "--batch-sizes", "1", "--repeats", "1", "--threads", "1", "--steps", "4"]
+    argv += ["--peak-size", "64", "--out", str(out)]
+    try:
+        bench.main(argv + ["--guidance", "1", "3", "--guidance-interval", "0.5", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads(out.read_text())
+    guided = res["denoise_flops_by_guidance"]
+    assert res["guidance_interval"] == [0.5, 1.0] and abs(guided["3"] / guided["1"] - 1.5) < 0.05
+    with pytest.raises(SystemExit):
+        bench.main(argv + ["--guidance", "3", "--guidance-interval", "0.5", "0.2"])
