@@ -8,11 +8,12 @@ the same run, so the ratio holds on any machine. Random weights (speed does not 
     python benchmarks/imagination_speed.py                      # cpu preset, batch 1 and 16, on CPU
     python benchmarks/imagination_speed.py --device cuda --preset cpu
     python benchmarks/imagination_speed.py --guidance 1 3      # plain and action-guided sampling side by side
-    python benchmarks/imagination_speed.py --guidance 1 3 --guidance-interval 0.5 1   # guide the noisier half
+    python benchmarks/imagination_speed.py --guidance 1 3 --guidance-interval 0.7 1   # also guide 3 steps of 10
 
 Action guidance w != 1 evaluates the transformer on the actions and on the null action in one batched
-call per guided Euler step (``--guidance-interval``: the steps at flow times in (LO, HI], default every
-step); its rows are keyed ``"<batch>@w<w>"`` (``"1@w3"``), plain rows ``"<batch>"``.
+call per guided Euler step; its rows are keyed ``"<batch>@w<w>"`` (``"1@w3"``), plain rows ``"<batch>"``.
+``--guidance-interval LO HI`` adds, beside them, rows guided only on the steps at flow times in (LO, HI],
+keyed ``"<batch>@w<w>(LO,HI]"`` (``"1@w3(0.7,1]"``).
 """
 
 from __future__ import annotations
@@ -92,9 +93,16 @@ def git_commit() -> str:
         return "unknown"
 
 
-def row_key(batch: int, guidance: float) -> str:
-    """Result key of one (batch size, guidance) measurement: ``"16"`` plain, ``"16@w3"`` guided."""
-    return str(batch) if guidance == 1.0 else f"{batch}@w{guidance:g}"
+def sampling_key(guidance: float, interval: tuple[float, float] | None = None) -> str:
+    """How a chunk is sampled: ``""`` plain, ``"@w3"`` guided on every step, ``"@w3(0.7,1]"`` on an interval."""
+    if guidance == 1.0:
+        return ""
+    return f"@w{guidance:g}" + ("" if interval is None else f"({interval[0]:g},{interval[1]:g}]")
+
+
+def row_key(batch: int, guidance: float, interval: tuple[float, float] | None = None) -> str:
+    """Result key of one measurement: ``"16"`` plain, ``"16@w3"`` guided, ``"16@w3(0.7,1]"`` on an interval."""
+    return f"{batch}{sampling_key(guidance, interval)}"
 
 
 def time_chunk(
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--guidance", type=float, nargs="+", default=[1.0],
                    help="action guidance weights, each timed at every batch size (w != 1: null-action branch)")
     p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                   help="flow times (LO, HI] whose steps are guided, 1 = noise (default: every step)")
+                   help="also time each guided row with only the steps at flow times (LO, HI] guided, 1 = noise")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--peak-size", type=int, default=None, help="matmul size of the peak (default 2048 CPU, 8192 GPU)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/imagination_speed_<device>.json)")
@@ -182,30 +190,35 @@ def main(argv: list[str] | None = None) -> dict:
         "decode": count_flops(lambda: model.codec.decode_frames(lat)),
     }
     flops["total"] = sum(flops.values())
+    samplings = [(w, None) for w in args.guidance]  # (weight, interval); None = every step
+    if interval is not None:
+        samplings += [(w, interval) for w in args.guidance if w != 1.0]
     denoise_flops = {  # plain sampling is counted above; guided sampling adds the null-action branch
-        f"{w:g}": flops["denoise"] if w == 1.0 else count_flops(
-            lambda w=w: model.imagine_latents(
-                mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w, guidance_interval=interval
+        sampling_key(w, iv).removeprefix("@w") or "1": flops["denoise"] if w == 1.0 else count_flops(
+            lambda w=w, iv=iv: model.imagine_latents(
+                mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w, guidance_interval=iv or (0.0, 1.0)
             )
         )
-        for w in args.guidance
+        for w, iv in samplings
     }
 
     results = {}
-    for w in args.guidance:
-        total_flops = flops["encode"] + denoise_flops[f"{w:g}"] + flops["decode"]
+    for (w, iv), denoise in zip(samplings, denoise_flops.values()):
+        total_flops = flops["encode"] + denoise + flops["decode"]
         for bs in args.batch_sizes:
-            r = time_chunk(model, bs, args.steps, args.repeats, device, guidance=w, guidance_interval=interval)
+            r = time_chunk(
+                model, bs, args.steps, args.repeats, device, guidance=w, guidance_interval=iv or (0.0, 1.0)
+            )
             r["per_chunk_total"] = round(r["total"] / bs, 2)
             r["achieved_gflops"] = round(total_flops * bs / (r["total"] / 1e3) / 1e9, 2)
-            results[row_key(bs, w)] = r
+            results[row_key(bs, w, iv)] = r
     load_after = os.getloadavg()
 
     n = model.num_parameters()
     print(
         f"\nimagination speed: preset {args.preset}, {device}, {args.steps} steps, "
         f"{cfg.views} views x {cfg.future_frames} frames at {cfg.height}x{cfg.width}"
-        + ("" if interval is None else f", guided steps at flow times ({interval[0]:g}, {interval[1]:g}]")
+        + ("" if interval is None else "; (LO,HI] rows guide only the steps at those flow times")
     )
     print(
         f"params: transformer {n['transformer'] / 1e6:.2f}M, vae {n['vae'] / 1e6:.2f}M; "
@@ -214,15 +227,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(f"fp32 matmul peak {peak:.1f} GFLOP/s; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     print(
-        f"{'batch':>7} | {'encode ms':>9} | {'denoise ms':>10} | {'decode ms':>9} | {'total ms':>9} | "
+        f"{'batch':>12} | {'encode ms':>9} | {'denoise ms':>10} | {'decode ms':>9} | {'total ms':>9} | "
         f"{'ms/chunk':>8} | {'GFLOP/s':>7} | {'% peak':>6}"
     )
     for bs, r in results.items():
         print(
-            f"{bs:>7} | {r['encode']:>9.1f} | {r['denoise']:>10.1f} | {r['decode']:>9.1f} | {r['total']:>9.1f} | "
+            f"{bs:>12} | {r['encode']:>9.1f} | {r['denoise']:>10.1f} | {r['decode']:>9.1f} | {r['total']:>9.1f} | "
             f"{r['per_chunk_total']:>8.1f} | {r['achieved_gflops']:>7.1f} | {100 * r['achieved_gflops'] / peak:>5.1f}%"
         )
-    batch1 = {row_key(1, w): results[row_key(1, w)]["total"] for w in args.guidance if 1 in args.batch_sizes}
+    batch1 = {key: r["total"] for key, r in results.items() if key.split("@")[0] == "1"}
     for key, ms in batch1.items():
         verdict = "meets" if ms <= TARGET_MS else "misses"
         print(f"batch {key} chunk incl. VAE decode: {ms:.0f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
@@ -236,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
         "preset": args.preset,
         "steps": args.steps,
         "guidance": args.guidance,
-        "guidance_interval": list(interval or model.config.action_guidance_interval),
+        "guidance_interval": None if interval is None else list(interval),
         "chunk": {
             "views": cfg.views,
             "frames": cfg.future_frames,
@@ -256,7 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
         "meets_target": {key: ms <= TARGET_MS for key, ms in batch1.items()} or None,
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
         "note": "ms_per_call = one imagine() of the whole batch (encode memory + denoise + decode); "
-        "ms_per_chunk = ms_per_call / batch; keys '<batch>' plain, '<batch>@w<w>' with action guidance w; "
+        "ms_per_chunk = ms_per_call / batch; keys '<batch>' plain, '<batch>@w<w>' with action guidance w "
+        "on every step, '<batch>@w<w>(lo,hi]' on the steps at flow times in (lo, hi]; "
         "flops_per_chunk(_by_stage) are for plain sampling. The CPU is shared, see load_average.",
     }
     out = Path(args.out or f"benchmarks/results/imagination_speed_{device.type}.json")

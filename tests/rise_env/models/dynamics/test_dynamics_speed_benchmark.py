@@ -63,7 +63,8 @@ def test_benchmark_writes_result_json(tmp_path):
 
 
 def test_benchmark_times_a_guidance_interval(tmp_path):
-    """Guiding the noisier half of 4 steps doubles the transformer's rows on 2 of them: 1.5x the FLOPs."""
+    """Guiding the noisier half of 4 steps doubles the transformer's rows on 2 of them: 1.5x the FLOPs,
+    timed beside guidance on every step."""
     spec = importlib.util.spec_from_file_location("imagination_speed", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
@@ -76,7 +77,9 @@ def test_benchmark_times_a_guidance_interval(tmp_path):
     finally:
         torch.set_num_threads(threads)
     res = json.loads(out.read_text())
+    assert res["guidance_interval"] == [0.5, 1.0]
+    assert set(res["ms_per_chunk"]) == {"1", "1@w3", "1@w3(0.5,1]"}  # side by side in one run
     guided = res["denoise_flops_by_guidance"]
-    assert res["guidance_interval"] == [0.5, 1.0] and abs(guided["3"] / guided["1"] - 1.5) < 0.05
+    assert abs(guided["3"] / guided["1"] - 2) < 0.05 and abs(guided["3(0.5,1]"] / guided["1"] - 1.5) < 0.05
     with pytest.raises(SystemExit):
         bench.main(argv + ["--guidance", "3", "--guidance-interval", "0.5", "0.2"])
