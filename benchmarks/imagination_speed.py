@@ -93,16 +93,19 @@ def git_commit() -> str:
         return "unknown"
 
 
-def sampling_key(guidance: float, interval: tuple[float, float] | None = None) -> str:
-    """How a chunk is sampled: ``""`` plain, ``"@w3"`` guided on every step, ``"@w3(0.7,1]"`` on an interval."""
-    if guidance == 1.0:
-        return ""
-    return f"@w{guidance:g}" + ("" if interval is None else f"({interval[0]:g},{interval[1]:g}]")
+EVERY_STEP = (0.0, 1.0)  # the guidance interval that guides every Euler step
 
 
-def row_key(batch: int, guidance: float, interval: tuple[float, float] | None = None) -> str:
+def guidance_key(guidance: float, interval: tuple[float, float] = EVERY_STEP) -> str:
+    """How a chunk is sampled: ``"1"`` plain, ``"3"`` guided on every step, ``"3(0.7,1]"`` on an interval."""
+    if guidance == 1.0 or interval == EVERY_STEP:
+        return f"{guidance:g}"
+    return f"{guidance:g}({interval[0]:g},{interval[1]:g}]"
+
+
+def row_key(batch: int, guidance: float, interval: tuple[float, float] = EVERY_STEP) -> str:
     """Result key of one measurement: ``"16"`` plain, ``"16@w3"`` guided, ``"16@w3(0.7,1]"`` on an interval."""
-    return f"{batch}{sampling_key(guidance, interval)}"
+    return str(batch) if guidance == 1.0 else f"{batch}@w{guidance_key(guidance, interval)}"
 
 
 def time_chunk(
@@ -112,7 +115,7 @@ def time_chunk(
     repeats: int,
     device: torch.device,
     guidance: float = 1.0,
-    guidance_interval: tuple[float, float] | None = None,
+    guidance_interval: tuple[float, float] = EVERY_STEP,
 ) -> dict:
     """Median ms per call of encode / denoise / decode for one batch of chunks."""
     cfg = model.config
@@ -190,25 +193,23 @@ def main(argv: list[str] | None = None) -> dict:
         "decode": count_flops(lambda: model.codec.decode_frames(lat)),
     }
     flops["total"] = sum(flops.values())
-    samplings = [(w, None) for w in args.guidance]  # (weight, interval); None = every step
-    if interval is not None:
+    samplings = [(w, EVERY_STEP) for w in args.guidance]  # (weight, interval)
+    if interval not in (None, EVERY_STEP):
         samplings += [(w, interval) for w in args.guidance if w != 1.0]
     denoise_flops = {  # plain sampling is counted above; guided sampling adds the null-action branch
-        sampling_key(w, iv).removeprefix("@w") or "1": flops["denoise"] if w == 1.0 else count_flops(
+        guidance_key(w, iv): flops["denoise"] if w == 1.0 else count_flops(
             lambda w=w, iv=iv: model.imagine_latents(
-                mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w, guidance_interval=iv or (0.0, 1.0)
+                mem, acts[:, 0], acts, steps=args.steps, seeds=[0], guidance=w, guidance_interval=iv
             )
         )
         for w, iv in samplings
     }
 
     results = {}
-    for (w, iv), denoise in zip(samplings, denoise_flops.values()):
-        total_flops = flops["encode"] + denoise + flops["decode"]
+    for w, iv in samplings:
+        total_flops = flops["encode"] + denoise_flops[guidance_key(w, iv)] + flops["decode"]
         for bs in args.batch_sizes:
-            r = time_chunk(
-                model, bs, args.steps, args.repeats, device, guidance=w, guidance_interval=iv or (0.0, 1.0)
-            )
+            r = time_chunk(model, bs, args.steps, args.repeats, device, guidance=w, guidance_interval=iv)
             r["per_chunk_total"] = round(r["total"] / bs, 2)
             r["achieved_gflops"] = round(total_flops * bs / (r["total"] / 1e3) / 1e9, 2)
             results[row_key(bs, w, iv)] = r
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{bs:>12} | {r['encode']:>9.1f} | {r['denoise']:>10.1f} | {r['decode']:>9.1f} | {r['total']:>9.1f} | "
             f"{r['per_chunk_total']:>8.1f} | {r['achieved_gflops']:>7.1f} | {100 * r['achieved_gflops'] / peak:>5.1f}%"
         )
-    batch1 = {key: r["total"] for key, r in results.items() if key.split("@")[0] == "1"}
+    batch1 = {row_key(1, w, iv): results[row_key(1, w, iv)]["total"] for w, iv in samplings if 1 in args.batch_sizes}
     for key, ms in batch1.items():
         verdict = "meets" if ms <= TARGET_MS else "misses"
         print(f"batch {key} chunk incl. VAE decode: {ms:.0f} ms ({verdict} the {TARGET_MS:.0f} ms target)")

@@ -82,8 +82,9 @@ class ChunkDataset:
         if not self.episodes:
             found = sorted({m.source for m in reader.episodes})
             raise ValueError(f"{reader.root}: no episode with source in {list(sources)}; sources present: {found}")
-        self.sample_frame = np.concatenate([np.arange(reader.episodes[e].from_index, reader.episodes[e].to_index)
-                                            for e in self.episodes])
+        self.sample_frame = np.concatenate(
+            [np.arange(reader.episodes[e].from_index, reader.episodes[e].to_index) for e in self.episodes]
+        )
         self.sample_episode = reader.episode_index[self.sample_frame]
         self.bins = np.full(reader.num_frames, int(default_bin), dtype=np.int64)
 

@@ -165,7 +165,13 @@ class DynamicsModel(nn.Module):
         two = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
         drop = torch.arange(2 * b, device=future.device) >= b
         v = self.velocity(
-            two(memory), two(future), two(t), two(actions), two(state), two(task_index), two(text_embeds),
+            two(memory),
+            two(future),
+            two(t),
+            two(actions),
+            two(state),
+            two(task_index),
+            two(text_embeds),
             action_drop=drop,
         )
         v_act, v_null = v[:b], v[b:]

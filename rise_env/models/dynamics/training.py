@@ -103,7 +103,13 @@ class DynamicsTrainer:
             group["lr"] = lr
         cuda = model.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16 and cuda):
-            loss = model.loss(batch, self.generator, self.action_dropout, self.latent_motion_weight).mean().float()
+            loss = model.loss(
+                batch,
+                generator=self.generator,
+                action_dropout=self.action_dropout,
+                latent_motion_weight=self.latent_motion_weight,
+            )
+            loss = loss.mean().float()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite dynamics loss {float(loss)} at step {self.steps_done}")
         self.optimizer.zero_grad(set_to_none=True)
