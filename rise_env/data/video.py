@@ -7,6 +7,7 @@ fps), which is what LeRobot's decoders match timestamps against.
 
 from __future__ import annotations
 
+import functools
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +25,34 @@ class VideoError(RuntimeError):
     """A video file could not be written or read as expected."""
 
 
+# /proc/cpuinfo names of what x264's "AVX2" instruction-set level uses (AVX, FMA3, LZCNT, BMI1/2, AVX2).
+_X264_AVX2_FLAGS = frozenset({"avx", "avx2", "fma", "abm", "bmi1", "bmi2"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The x86 CPU's feature flags as Linux names them (``flags`` of ``cpuinfo``); empty where there are none."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+@functools.cache
+def x264_options() -> dict[str, str]:
+    """libx264 options that make an encode the same bytes on every x86 CPU with AVX2, AVX-512 or not.
+
+    x264 picks its assembly for the CPU it runs on, and its AVX-512 macroblock-tree routines (floating
+    point) round differently from the AVX2 ones: the same frames encode to other bytes, and decode to
+    slightly other pixels, on AVX-512 CPUs. Capping x264 at AVX2 where the CPU has it removes that; other
+    CPUs keep x264's own choice.
+    """
+    return {"x264-params": "asm=AVX2"} if _X264_AVX2_FLAGS <= cpu_flags() else {}
+
+
 def encode_video(path: Path, frames: np.ndarray, fps: int, cfg: VideoConfig) -> None:
     """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB into a new mp4 at ``path`` (T >= 1)."""
     t, h, w, c = frames.shape
@@ -35,7 +64,8 @@ def encode_video(path: Path, frames: np.ndarray, fps: int, cfg: VideoConfig) -> 
         stream = container.add_stream(cfg.codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, cfg.pix_fmt
         stream.codec_context.time_base = Fraction(1, fps)
-        stream.options = {"g": str(cfg.gop), "crf": str(cfg.crf), "preset": cfg.preset, "bf": "0"}
+        options = {"g": str(cfg.gop), "crf": str(cfg.crf), "preset": cfg.preset, "bf": "0"}
+        stream.options = {**options, **x264_options()} if cfg.codec == "libx264" else options
         stream.thread_count = 1
         for i in range(t):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[i]), format="rgb24")
