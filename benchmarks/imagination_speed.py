@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.checkpoint import write_json
 from rise_env.models.dynamics.sampler import check_guidance_interval
+from rise_env.utils.provenance import cpuinfo_field
 
 TARGET_MS = 800.0  # imagined chunk incl. VAE decode at batch 1 on a 2-core CPU
 
@@ -72,14 +73,7 @@ def matmul_peak_gflops(device: torch.device, n: int, repeats: int = 10) -> float
 
 def machine(device: torch.device) -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__}
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpuinfo_field("model name") or platform.processor()
     info.update(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads())
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

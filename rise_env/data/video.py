@@ -17,6 +17,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from rise_env.data.layout import VideoConfig
+from rise_env.utils.provenance import cpuinfo_field
 
 logging.getLogger("libav").setLevel(logging.ERROR)
 
@@ -31,14 +32,7 @@ _X264_AVX2_FLAGS = frozenset({"avx", "avx2", "fma", "abm", "bmi1", "bmi2"})
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     """The x86 CPU's feature flags as Linux names them (``flags`` of ``cpuinfo``); empty where there are none."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
+    return frozenset((cpuinfo_field("flags", cpuinfo) or "").split())
 
 
 @functools.cache

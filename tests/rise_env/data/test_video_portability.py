@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rise_env.data import VideoConfig, video
+from rise_env.utils.provenance import cpuinfo_field
 
 _AVX512_FLAGS = "fpu sse2 sse4_2 avx avx2 fma abm bmi1 bmi2 avx512f avx512bw"
 
@@ -39,6 +40,7 @@ def test_cpu_flags_are_read_from_the_x86_flags_line(tmp_path):
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\n")
     assert video.cpu_flags(intel) == frozenset({"fpu", "sse2", "avx2"})
+    assert cpuinfo_field("model name", intel) == "Some CPU"  # the same reader names the CPU in result files
     assert video.cpu_flags(arm) == frozenset()
     assert video.cpu_flags(tmp_path / "missing") == frozenset()
 
