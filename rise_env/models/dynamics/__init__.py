@@ -7,6 +7,7 @@ trained by latent flow matching and sampled with a separate Euler integrator.
 
 from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, TransformerConfig, get_preset
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
+from rise_env.models.dynamics.grow import deepened
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.rollout import imagine_rollout, select_memory, sparse_memory_indices
 from rise_env.models.dynamics.sampler import EulerFlowSampler, logit_normal_t, per_sample_noise
@@ -26,6 +27,7 @@ __all__ = [
     "LatentCodec",
     "TransformerConfig",
     "build_vae",
+    "deepened",
     "evaluate_dynamics",
     "get_preset",
     "imagine_rollout",

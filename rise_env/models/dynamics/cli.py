@@ -8,7 +8,8 @@ Phase 1 trains the video autoencoder on the training windows' future clips and f
 statistics, written to ``RUN/vae`` when done (skipped with ``--vae-steps 0`` or ``--init-from``). An
 optional decoder phase (``--decoder-steps N``) then tunes the decoder alone on the frozen encoder's
 latents, written to ``RUN/decoder``: the latents do not change, so the transformer of an ``--init-from``
-model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). The last phase
+model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). ``--add-layers N``
+appends N blocks to the ``--init-from`` transformer that start as the identity (``grow.deepened``). The last phase
 trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on task-centric
 batches; ``--cooldown-steps N`` decays the learning rate linearly to 0 over the last N steps, and since
 it may change on resume, a constant-rate run can be cooled down later by resuming it with a higher
@@ -62,7 +63,7 @@ from pathlib import Path
 
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
-    "preset stage task init_from vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
+    "preset stage task init_from add_layers vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
     "decoder_steps motion_weight vae_clip_frames vae_views "
     "episodes_per_batch action_dropout latent_motion_weight seed val_fraction checkpoint_every checkpoint_seconds "
     "keep_checkpoints device "
@@ -82,6 +83,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
     p.add_argument("--task", help="finetune: task string or index (default: the only task)")
     p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")
+    p.add_argument(
+        "--add-layers", type=int, help="with --init-from: transformer blocks appended, starting as identity (default 0)"
+    )
     p.add_argument("--vae-from", help="model or run directory whose trained VAE a new transformer is trained on")
     p.add_argument("--steps", type=int, help="transformer optimisation steps in all (default 2000)")
     p.add_argument("--batch-size", type=int, help="windows per batch (default 8)")

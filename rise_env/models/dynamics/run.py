@@ -42,6 +42,7 @@ from rise_env.data.layout import ACTION
 from rise_env.data.split import split_episodes
 from rise_env.models.dynamics.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checked, read_state_dict
 from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, get_preset
+from rise_env.models.dynamics.grow import deepened
 from rise_env.models.dynamics.latent_cache import build_latent_cache
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
@@ -215,7 +216,7 @@ def _new_model(cfg: DynamicsTrainConfig, reader: LeRobotDatasetReader) -> Dynami
         tasks = model.config.transformer.num_tasks
         if tasks and len(reader.tasks) > tasks:
             raise ValueError(f"{cfg.init_from} embeds {tasks} tasks but {cfg.data} has {len(reader.tasks)}")
-        return model
+        return deepened(model, cfg.add_layers) if cfg.add_layers else model
     return DynamicsModel(dataset_config(cfg.preset, reader))
 
 

@@ -39,6 +39,12 @@ class DynamicsTrainConfig(BaseModel):
     )
     task: str | None = Field(None, description="Finetune task: its string or index in meta/tasks.")
     init_from: str | None = Field(None, description="DynamicsModel (or run) directory to start from; VAE kept.")
+    add_layers: int = Field(
+        0,
+        ge=0,
+        description="Transformer blocks appended to init_from's, zero-initialised so the model starts unchanged "
+        "(depth up-scaling of a model that underfits; see rise_env.models.dynamics.grow).",
+    )
     vae_from: str | None = Field(
         None,
         description="DynamicsModel (or run) directory whose trained VAE is reused, frozen, under a new transformer "
@@ -101,6 +107,14 @@ class DynamicsTrainConfig(BaseModel):
         description="Folder of the resized-frame cache, used when the model's resolution differs from the "
         "dataset's (default RUN/frame_cache; share one between runs of the same resolution).",
     )
+
+    @model_validator(mode="after")
+    def _add_layers_needs_init_from(self) -> DynamicsTrainConfig:
+        if self.add_layers and not self.init_from:
+            raise ValueError(
+                f"add_layers={self.add_layers} deepens the transformer of init_from, and no init_from was given"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cooldown_fits(self) -> DynamicsTrainConfig:
