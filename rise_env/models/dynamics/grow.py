@@ -13,8 +13,6 @@ attention (blocks ``idx % cross_view_every == 0``).
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from rise_env.models.dynamics.checkpoint import load_checked
@@ -22,7 +20,6 @@ from rise_env.models.dynamics.model import DynamicsModel
 
 # The last projection of each residual branch of an LTX block, zeroed in an appended block.
 BRANCH_OUTPUTS = ("attn1.to_out.0", "attn2.to_out.0", "ff.net.2")
-_BLOCK_KEY = re.compile(r"^transformer\.transformer_blocks\.(\d+)\.")
 
 
 def deepened(model: DynamicsModel, extra_layers: int) -> DynamicsModel:
@@ -40,8 +37,9 @@ def deepened(model: DynamicsModel, extra_layers: int) -> DynamicsModel:
     layers = cfg.transformer.num_layers
     transformer = cfg.transformer.model_copy(update={"num_layers": layers + extra_layers})
     grown = DynamicsModel(cfg.model_copy(update={"transformer": transformer}))
-    report = load_checked(grown, {k: v.detach().cpu() for k, v in model.state_dict().items()}, strict=False)
-    foreign = [k for k in report.missing if not (m := _BLOCK_KEY.match(k)) or int(m.group(1)) < layers]
+    report = load_checked(grown, model.state_dict(), strict=False)
+    appended = tuple(f"transformer.transformer_blocks.{i}." for i in range(layers, layers + extra_layers))
+    foreign = [k for k in report.missing if not k.startswith(appended)]
     if foreign or report.unexpected:  # only the new blocks may be missing
         raise RuntimeError(f"deepening left trained weights behind: missing {foreign[:8]}, {report}")
     with torch.no_grad():

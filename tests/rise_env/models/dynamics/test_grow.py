@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from rise_env.models.dynamics import DynamicsModel, deepened
+from rise_env.models.dynamics.grow import BRANCH_OUTPUTS
 from rise_env.models.dynamics.synthetic import moving_squares
 from rise_env.train import main
 
@@ -45,7 +46,7 @@ def test_new_blocks_start_as_identity_and_then_learn(one_thread):
     optimizer = torch.optim.SGD(grown.transformer.parameters(), lr=0.1)
 
     grown.loss(batch, generator=torch.Generator().manual_seed(0)).mean().backward()
-    for name in ("attn1.to_out.0", "attn2.to_out.0", "ff.net.2"):  # the zeroed branch ends learn at once
+    for name in BRANCH_OUTPUTS:  # the zeroed branch ends learn at once
         assert new_block.get_submodule(name).weight.grad.abs().sum() > 0
     assert new_block.attn1.to_q.weight.grad.abs().sum() == 0  # behind a zero projection: no gradient yet
     optimizer.step()
