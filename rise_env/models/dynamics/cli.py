@@ -89,7 +89,12 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-from", help="model or run directory whose trained VAE a new transformer is trained on")
     p.add_argument("--steps", type=int, help="transformer optimisation steps in all (default 2000)")
     p.add_argument("--batch-size", type=int, help="windows per batch (default 8)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate of the transformer (default 1e-4)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="AdamW learning rate of the transformer (default 1e-4, for large models; the cpu preset trained "
+        "best at 3e-3 of 1e-4, 1e-3 and 3e-3: docs/dynamics_model.md)",
+    )
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
     p.add_argument("--cooldown-steps", type=int, help="linear LR decay to 0 over the last N steps (default 0)")
     p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
