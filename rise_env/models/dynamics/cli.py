@@ -164,8 +164,13 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
     p.add_argument("--frame-cache", help="resized-frame cache of the training run, reused when given")
     p.add_argument("--guidance", type=float, help="action guidance weight (default: the model's action_guidance)")
-    p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="flow times (LO, HI] whose steps are guided, 1 = noise (default: the model's; 0 1 = all)")
+    p.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="flow times (LO, HI] whose steps are guided, 1 = noise (default: the model's; 0 1 = all)",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:i]")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run_evaluate)
