@@ -92,8 +92,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lr",
         type=float,
-        help="AdamW learning rate of the transformer (default 1e-4, for large models; the cpu preset trained "
-        "best at 3e-3 of 1e-4, 1e-3, 3e-3 and 1e-2: docs/dynamics_model.md)",
+        help="AdamW learning rate of the transformer (default 1e-4, for the large presets; cpu trains best at 3e-3, "
+        "see docs/dynamics_model.md)",
     )
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
     p.add_argument("--cooldown-steps", type=int, help="linear LR decay to 0 over the last N steps (default 0)")
