@@ -114,7 +114,8 @@ def main() -> None:
     print(f"gap demo − failed rollout: {demo - fail:+.3f}")
     source = "imagined frames (world model, Eq. 2)" if wm is not None else "recorded frames (Eq. 2)"
     write_result_json(out, {
-        "task": "brick_sorting", "data": args.data, "value_model": args.value, "world_model": args.world_model,
+        "task": "brick_sorting", "data": args.data, "data_fingerprint": reader.fingerprint,
+        "value_model": args.value, "world_model": args.world_model,
         "episodes": episodes, "chunk": args.chunk, "stride": args.stride, "advantage_source": source,
         "groups": summary, "gap_demo_minus_failed_rollout": demo - fail,
     })

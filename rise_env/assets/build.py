@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> Path:
         )
         bank.save(tmp / INITIAL_STATES_DIR, compress=args.compress)
         data: dict[str, Any] = {
-            "dataset": args.data, "sources": args.sources, "dataset_fps": reader.fps, "tasks": list(reader.tasks),
+            "dataset": args.data, "data_fingerprint": reader.fingerprint, "sources": args.sources,
+            "dataset_fps": reader.fps, "tasks": list(reader.tasks),
             "episodes": sorted({int(e) for e in bank.episode_index}), "num_states": len(bank),
             "frame_stride": frame_stride, "memory_frames": wm.num_memory_frames,
             "actions_horizon": args.actions_horizon,

@@ -139,7 +139,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         model, reader, _episodes(args.episodes, ckpt), args.frame_stride, args.end_fraction, plot
     )
     result.update(
-        data=str(args.data), checkpoint=str(ckpt), model=model.cfg.name, num_parameters=model.num_parameters()
+        data=str(args.data),
+        data_fingerprint=reader.fingerprint,
+        checkpoint=str(ckpt),
+        model=model.cfg.name,
+        num_parameters=model.num_parameters(),
     )
     write_result_json(args.out, result)
     print(

@@ -45,6 +45,7 @@ def test_bank_holds_the_recorded_start_points(built):
         np.testing.assert_array_equal(bank.actions[s], expected)
     data = manifest["data"]
     assert data["num_states"] == 4 and data["frame_stride"] == 2 and data["weights_dtype"] == "float16"
+    assert data["data_fingerprint"] == reader.fingerprint  # the collection the start points came from
     check = data["fp16"]["check_vs_float32"]
     assert data["fp16"]["bytes_fp16"] < 0.6 * data["fp16"]["bytes_fp32"]
     assert check["max_abs_frame_diff"] <= 8 and check["max_abs_value_diff"] < 1e-2

@@ -177,6 +177,7 @@ def test_cli_train_resume_and_evaluate(bar_dataset, tmp_path):
     for key in ("spearman_progress", "auc_success_failure", "episodes", "command", "git_commit", "date", "machine"):
         assert key in result
     assert result["episode_indices"] == json.loads((run / "run.json").read_text())["val_episodes"]
+    assert result["data_fingerprint"] == LeRobotDatasetReader(bar_dataset).fingerprint  # which collection
     assert out.with_suffix(".png").is_file()
 
 
