@@ -17,6 +17,36 @@ from pathlib import Path
 from typing import Any
 
 
+def _read_umask() -> int:
+    """The process umask, read once at import (setting it to read it back is not thread-safe later)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
+def default_mode(is_dir: bool) -> int:
+    """The permission bits ``mkdir`` / ``open`` would give a new directory / file under the umask."""
+    return (0o777 if is_dir else 0o666) & ~UMASK
+
+
+def grant_default_modes(path: Path) -> None:
+    """Give ``path`` (a file, or a directory and everything under it) the modes a plain ``mkdir`` / ``open``
+    would, keeping files' execute bits: temporary directories are made 0700 and safetensors writes its files
+    0600, which would leave models unreadable to the other users of a shared machine."""
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if path.is_dir():
+        os.chmod(path, default_mode(True))
+        for child in path.iterdir():
+            grant_default_modes(child)
+    else:
+        os.chmod(path, default_mode(False) | (path.stat().st_mode & 0o111 & default_mode(True)))
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory entry (after a rename or create) to disk; no-op where unsupported."""
     try:
@@ -61,6 +91,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
     tmp = tmp_sibling(path, suffix=path.suffix)
     try:
         write(tmp)
+        grant_default_modes(tmp)
         fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -116,6 +147,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        grant_default_modes(tmp)
         fsync_tree(tmp)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))

@@ -42,6 +42,28 @@ def test_directory_overwrite_is_all_or_nothing(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 
+def test_written_models_get_the_umask_modes_not_private_ones(tmp_path, monkeypatch):
+    """mkdtemp makes 0700 and safetensors writes 0600; a saved model must be readable like any new file."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from rise_env.utils import atomic
+    from rise_env.utils.atomic import atomic_write
+
+    monkeypatch.setattr(atomic, "UMASK", 0o027)
+    out = tmp_path / "model"
+    with atomic_directory(out) as tmp:
+        (tmp / "sub").mkdir(mode=0o700)
+        save_file({"w": np.zeros(3, np.float32)}, str(tmp / "sub" / "model.safetensors"))
+        (tmp / "run.sh").write_text("#!/bin/sh\n")
+        (tmp / "run.sh").chmod(0o700)
+    modes = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777 for p in [out, *out.rglob("*")]}
+    assert modes == {"model": 0o750, "model/sub": 0o750, "model/sub/model.safetensors": 0o640, "model/run.sh": 0o740}
+    single = tmp_path / "single.safetensors"
+    atomic_write(single, lambda t: save_file({"w": np.zeros(3, np.float32)}, str(t)))
+    assert single.stat().st_mode & 0o777 == 0o640
+
+
 def test_result_json_has_common_keys(tmp_path):
     payload = write_result_json(tmp_path / "r.json", {"success_rate": 0.5}, argv=["python", "bench.py", "--n", "3"])
     loaded = json.loads((tmp_path / "r.json").read_text())
