@@ -92,8 +92,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lr",
         type=float,
-        help="AdamW learning rate of the transformer (default 1e-4, for the large presets; cpu trains best at 3e-3, "
-        "see docs/dynamics_model.md)",
+        help="AdamW learning rate of the transformer (default: the model preset's measured rate, 3e-3 for cpu and "
+        "1e-4 for the others; with --init-from, that model's preset)",
     )
     p.add_argument("--warmup-steps", type=int, help="linear LR warm-up steps (default 200)")
     p.add_argument("--cooldown-steps", type=int, help="linear LR decay to 0 over the last N steps (default 0)")

@@ -45,7 +45,13 @@ from rise_env.models.dynamics.config import PRESETS, DynamicsConfig, get_preset
 from rise_env.models.dynamics.grow import deepened
 from rise_env.models.dynamics.latent_cache import build_latent_cache
 from rise_env.models.dynamics.model import DynamicsModel
-from rise_env.models.dynamics.runconfig import DynamicsTrainConfig, build_config, resolve_task
+from rise_env.models.dynamics.runconfig import (
+    DEFAULT_LR,
+    PRESET_LR,
+    DynamicsTrainConfig,
+    build_config,
+    resolve_task,
+)
 from rise_env.models.dynamics.training import DynamicsTrainer
 from rise_env.models.dynamics.vae import AutoencoderTrainer
 from rise_env.utils.atomic import atomic_directory, atomic_write_json, atomic_write_text, read_json
@@ -71,6 +77,16 @@ def resolve_model_dir(path: str | Path) -> Path:
         if (cand / "config.json").is_file():
             return cand
     raise FileNotFoundError(f"{path} holds neither config.json nor model/config.json (expected a dynamics model)")
+
+
+def default_lr(given: dict[str, Any]) -> float:
+    """The transformer's rate for a new run given no ``lr``: the model preset's (``PRESET_LR``, else
+    ``DEFAULT_LR``). The preset is ``init_from``'s own when given, so fine-tuning a large model never
+    inherits the small ``cpu`` preset's high rate."""
+    preset = given.get("preset", DynamicsTrainConfig.model_fields["preset"].default)
+    if given.get("init_from"):
+        preset = read_json(resolve_model_dir(given["init_from"]) / "config.json").get("preset", preset)
+    return PRESET_LR.get(preset, DEFAULT_LR)
 
 
 class _Batches:
@@ -295,6 +311,8 @@ def train_dynamics_run(
     run = read_json(out / RUN_NAME) if (out / RUN_NAME).is_file() else None
     if run is not None and "config" not in run:
         raise ValueError(f"{out / RUN_NAME} was written by an older trainer; use a new --out")
+    if run is None and "lr" not in given:
+        given = {**given, "lr": default_lr(given)}
     cfg = build_config(given, None if run is None else run["config"])
     ckpts = checkpoint_dirs(out)
     if resume and not ckpts:

@@ -23,6 +23,12 @@ OPERATIONAL_FIELDS: frozenset[str] = frozenset(
 )
 
 
+# The transformer's AdamW rate a new run takes when none is given, by model preset (measured:
+# docs/dynamics_model.md, "The learning rate"); presets not listed take DEFAULT_LR.
+PRESET_LR: dict[str, float] = {"cpu": 3e-3}
+DEFAULT_LR = 1e-4
+
+
 class ConfigMismatchError(ValueError):
     """A resumed run was given settings that differ from the ones it was started with."""
 
@@ -52,7 +58,11 @@ class DynamicsTrainConfig(BaseModel):
     )
     steps: int = Field(2000, ge=0, description="Transformer optimisation steps in all.")
     batch_size: int = Field(8, ge=1, description="Windows per batch.")
-    lr: float = Field(1e-4, gt=0, description="AdamW learning rate of the transformer.")
+    lr: float = Field(
+        DEFAULT_LR,
+        gt=0,
+        description="AdamW learning rate of the transformer (the CLI's default is the model preset's, PRESET_LR).",
+    )
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
     cooldown_steps: int = Field(
         0,

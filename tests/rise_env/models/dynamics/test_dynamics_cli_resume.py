@@ -110,6 +110,20 @@ def test_a_cooldown_branches_off_a_constant_lr_run_on_resume(tiny_dynamics_datas
     assert read_json(run / "run.json")["config"]["cooldown_steps"] == 4  # refused before anything was written
 
 
+def test_a_new_run_without_lr_takes_its_model_presets_rate(tiny_dynamics_dataset, tmp_path):
+    from rise_env.models.dynamics.run import default_lr
+
+    assert default_lr({"preset": "cpu"}) == default_lr({}) == 3e-3  # measured for the small cpu transformer
+    assert default_lr({"preset": "ltx"}) == default_lr({"preset": "tiny"}) == 1e-4
+    run = tmp_path / "run"
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "1", "--vae-steps", "0")) == 0
+    assert read_json(run / "run.json")["config"]["lr"] == 1e-4
+    # fine-tuning takes the rate of the model it starts from, whatever --preset says
+    assert default_lr({"preset": "cpu", "init_from": str(run)}) == 1e-4
+    assert main(_argv(tiny_dynamics_dataset, run, "--steps", "2", "--resume")) == 0  # the saved rate, unchanged
+    assert read_json(run / "run.json")["config"]["lr"] == 1e-4
+
+
 def test_resume_refuses_a_dataset_collected_again_at_the_same_path(write_tiny_dynamics_dataset, tmp_path):
     data, run = tmp_path / "data", tmp_path / "run"
     write_tiny_dynamics_dataset(data, seed=0)
