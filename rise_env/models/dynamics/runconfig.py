@@ -61,7 +61,8 @@ class DynamicsTrainConfig(BaseModel):
     lr: float = Field(
         DEFAULT_LR,
         gt=0,
-        description="AdamW learning rate of the transformer (the CLI's default is the model preset's, PRESET_LR).",
+        description="AdamW learning rate of the transformer (train_dynamics_run gives a new run without one the "
+        "model preset's, PRESET_LR).",
     )
     warmup_steps: int = Field(200, ge=0, description="Linear LR warm-up steps.")
     cooldown_steps: int = Field(
