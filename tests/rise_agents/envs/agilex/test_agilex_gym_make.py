@@ -8,7 +8,7 @@ def test_gym_make_sim_env_steps_and_closes_its_firmwares():
     env_id = "RISETest/AgileXSim-v0"
     if env_id not in gym.registry:
         gym.register(id=env_id, entry_point="rise_agents.envs.agilex.sim_rig:AgileXSimEnv")
-    env = gym.make(env_id, chunk_horizon=10, feedback_timeout_s=0.15, image_height=48, image_width=64)
+    env = gym.make(env_id, chunk_horizon=10, feedback_timeout_s=1.0, image_height=48, image_width=64)
     try:
         obs, info = env.reset(seed=1)
         assert env.observation_space.contains(obs)
