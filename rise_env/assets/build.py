@@ -31,6 +31,7 @@ from rise_env.assets.manifest import TASKS
 from rise_env.data.frames import resize_frames
 from rise_env.envs.initial_states import InitialStateBank
 from rise_env.utils.atomic import atomic_directory
+from rise_env.utils.safetensors_header import sort_metadata
 
 WEIGHTS = "model.safetensors"
 
@@ -124,6 +125,7 @@ def convert_weights_fp16(folder: Path) -> dict[str, int]:
         before += path.stat().st_size
         tmp = path.with_name(f".{path.name}.fp16")
         save_file(tensors, str(tmp), metadata=metadata)
+        sort_metadata(tmp)  # a rebuild gives the same bytes, so the manifest's sha256 checks it
         tmp.replace(path)
         after += path.stat().st_size
     return {"bytes_fp32": before, "bytes_fp16": after}
