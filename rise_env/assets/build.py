@@ -31,7 +31,7 @@ from rise_env.assets.manifest import TASKS
 from rise_env.data.frames import resize_frames
 from rise_env.envs.initial_states import InitialStateBank
 from rise_env.utils.atomic import atomic_directory
-from rise_env.utils.safetensors_header import sort_metadata
+from rise_env.utils.safetensors_header import save_sorted
 
 WEIGHTS = "model.safetensors"
 
@@ -110,7 +110,6 @@ def convert_weights_fp16(folder: Path) -> dict[str, int]:
     """
     import torch
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
     before = after = 0
     for path in sorted(folder.rglob(WEIGHTS)):
@@ -124,8 +123,7 @@ def convert_weights_fp16(folder: Path) -> dict[str, int]:
                 tensors[k] = v.to(torch.float16)
         before += path.stat().st_size
         tmp = path.with_name(f".{path.name}.fp16")
-        save_file(tensors, str(tmp), metadata=metadata)
-        sort_metadata(tmp)  # a rebuild gives the same bytes, so the manifest's sha256 checks it
+        save_sorted(tensors, tmp, metadata=metadata)  # a rebuild gives the same bytes: the manifest's sha256 checks it
         tmp.replace(path)
         after += path.stat().st_size
     return {"bytes_fp32": before, "bytes_fp16": after}

@@ -4,6 +4,7 @@ safetensors (0.8) writes a file's ``__metadata__`` from a hash map, so two saves
 or more metadata keys can order them differently: same tensors, other bytes, another sha256. A bundle's
 manifest could then not tell a faithful rebuild from a changed one. ``sort_metadata`` rewrites the header
 in place with the metadata keys sorted; its length, the tensors and their offsets stay as they were.
+``save_sorted`` saves and sorts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ import os
 import struct
 
 HEADER_SIZE_BYTES = 8  # little-endian u64: the JSON header's length, then the header, then the data
+
+
+def save_sorted(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+    """``safetensors.torch.save_file`` with the metadata keys sorted: the same tensors give the same bytes."""
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path), metadata=metadata)
+    sort_metadata(path)
 
 
 def sort_metadata(path: str | os.PathLike) -> None:

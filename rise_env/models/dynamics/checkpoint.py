@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from rise_env.utils.atomic import atomic_write, atomic_write_json
-from rise_env.utils.safetensors_header import sort_metadata
+from rise_env.utils.safetensors_header import save_sorted
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -40,12 +40,7 @@ def write_json(path: str | Path, obj: object) -> None:
 def write_safetensors(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Save a state dict (contiguous CPU copies) through a temp file + rename."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-
-    def write(tmp: Path) -> None:
-        save_file(tensors, str(tmp), metadata=metadata)
-        sort_metadata(tmp)  # the same model gives the same bytes (and sha256) on every save
-
-    atomic_write(path, write)
+    atomic_write(path, lambda tmp: save_sorted(tensors, tmp, metadata=metadata))  # same model, same bytes
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
