@@ -8,7 +8,9 @@ Phase 1 trains the video autoencoder on the training windows' future clips and f
 statistics, written to ``RUN/vae`` when done (skipped with ``--vae-steps 0`` or ``--init-from``). An
 optional decoder phase (``--decoder-steps N``) then tunes the decoder alone on the frozen encoder's
 latents, written to ``RUN/decoder``: the latents do not change, so the transformer of an ``--init-from``
-model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). ``--add-layers N``
+model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). Both phases may
+train on random ``--vae-crop H W`` crops, and ``--vae-cooldown-steps N`` decays their learning rate
+linearly to 0 over their last N steps. ``--add-layers N``
 appends N blocks to the ``--init-from`` transformer that start as the identity (``grow.deepened``). The last phase
 trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on task-centric
 batches; ``--cooldown-steps N`` decays the learning rate linearly to 0 over the last N steps, and since
@@ -16,16 +18,17 @@ it may change on resume, a constant-rate run can be cooled down later by resumin
 ``--steps``. Every phase writes resumable checkpoints (``RUN/checkpoints/vae_*``, ``decoder_*``,
 ``step_*``) every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
 Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
-setting other than --steps, --cooldown-steps, checkpoint cadence, --device, --log-every, --workers,
---frame-cache or --latent-cache is refused. ``--latent-cache DIR`` encodes the transformer's training
-windows once (float16, resumable) and trains on those latents: on 2 CPU cores a batch-8 ``cpu`` step
-drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the windows starting every N-th frame,
-which bounds that encoding (about 0.15 s per window on 2 cores). A preset below the dataset's resolution
-(``cpu``: 96x128) reads resized frames from a cache of one ``.npy`` per episode (``RUN/frame_cache`` or
-``--frame-cache``; ~80 MB per 1000 frames of 3 views; it serves only the collection whose fingerprint it
-records). ``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16
-autocast is used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
-model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
+setting other than --steps, --cooldown-steps, --vae-steps, --vae-cooldown-steps, checkpoint cadence,
+--device, --log-every, --workers, --frame-cache or --latent-cache is refused. ``--latent-cache DIR``
+encodes the transformer's training windows once (float16, resumable) and trains on those latents: on 2
+CPU cores a batch-8 ``cpu`` step drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the
+windows starting every N-th frame, which bounds that encoding (about 0.15 s per window on 2 cores). A
+preset below the dataset's resolution (``cpu``: 96x128) reads resized frames from a cache of one
+``.npy`` per episode (``RUN/frame_cache`` or ``--frame-cache``; ~80 MB per 1000 frames of 3 views; it
+serves only the collection whose fingerprint it records). ``--val-fraction`` episodes (seeded) are held
+out and listed in ``RUN/run.json``. bf16 autocast is used on CUDA only (``--no-bf16`` turns it off).
+Outputs: ``RUN/model`` (config.json + model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars
+in ``RUN/tb``.
 
 The ``cpu`` preset imagines at 96x128 (16x spatial / 4x temporal VAE; ``cpu-fine``: 8x/4x;
 ``cpu-fine-t2``: 8x/2x). How the bundled model was trained, what it measures, and the decoder phase, CPU
@@ -64,7 +67,8 @@ from pathlib import Path
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
     "preset stage task init_from add_layers vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
-    "decoder_steps motion_weight vae_clip_frames vae_views "
+    "vae_cooldown_steps "
+    "decoder_steps motion_weight vae_clip_frames vae_views vae_crop "
     "episodes_per_batch action_dropout latent_motion_weight seed val_fraction checkpoint_every checkpoint_seconds "
     "keep_checkpoints device "
     "log_every workers frame_cache window_stride latent_cache"
@@ -99,10 +103,20 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cooldown-steps", type=int, help="linear LR decay to 0 over the last N steps (default 0)")
     p.add_argument("--vae-steps", type=int, help="VAE steps before the transformer, 0 skips (default 1000)")
     p.add_argument("--vae-lr", type=float, help="AdamW learning rate of the VAE and of the decoder (default 1e-3)")
+    p.add_argument(
+        "--vae-cooldown-steps", type=int, help="linear decay of the VAE/decoder LR to 0 over its last N steps (0)"
+    )
     p.add_argument("--decoder-steps", type=int, help="steps tuning the decoder alone on the frozen encoder (default 0)")
     p.add_argument("--motion-weight", type=float, help="weight of the frame-difference L1 in the VAE loss (default 0)")
     p.add_argument("--vae-clip-frames", type=int, help="VAE/decoder phase: frames per random clip (default 9)")
     p.add_argument("--vae-views", type=int, help="VAE/decoder phase: random views per window (default 1)")
+    p.add_argument(
+        "--vae-crop",
+        type=int,
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        help="VAE/decoder phase: random crops, multiples of the VAE's spatial ratio (default: whole frames)",
+    )
     p.add_argument("--episodes-per-batch", type=int, help="task-centric batching: episodes per batch (default 2)")
     p.add_argument("--action-dropout", type=float, help="fraction of samples trained on the null action (default 0)")
     p.add_argument(

@@ -11,6 +11,8 @@ OPERATIONAL_FIELDS: frozenset[str] = frozenset(
     {
         "steps",
         "cooldown_steps",
+        "vae_steps",
+        "vae_cooldown_steps",
         "checkpoint_every",
         "checkpoint_seconds",
         "keep_checkpoints",
@@ -73,6 +75,12 @@ class DynamicsTrainConfig(BaseModel):
     )
     vae_steps: int = Field(1000, ge=0, description="VAE steps before the transformer (0, init_from or vae_from skips).")
     vae_lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the VAE (and of the decoder phase).")
+    vae_cooldown_steps: int = Field(
+        0,
+        ge=0,
+        description="Linear decay of the VAE's (and the decoder phase's) LR to 0 over the last N of its steps (0: "
+        "constant). May be set on resume, with vae_steps, to cool down a constant-LR VAE phase.",
+    )
     decoder_steps: int = Field(
         0,
         ge=0,
@@ -86,6 +94,12 @@ class DynamicsTrainConfig(BaseModel):
         9, ge=1, description="VAE/decoder phase: frames per clip (1 + k x temporal ratio; 0 < k), cut at random."
     )
     vae_views: int = Field(1, ge=1, description="VAE/decoder phase: views per window trained on (drawn at random).")
+    vae_crop: tuple[int, int] | None = Field(
+        None,
+        description="VAE/decoder phase: train on random (height, width) crops of the frames, each a multiple of the "
+        "VAE's spatial ratio (None: whole frames). The VAE is convolutional, so crops teach it whole frames at a "
+        "fraction of the cost per step.",
+    )
     episodes_per_batch: int = Field(2, ge=1, description="Task-centric batching: episodes per batch.")
     action_dropout: float = Field(
         0.0, ge=0, lt=1, description="Fraction of samples trained on the null action (for action guidance)."
@@ -132,6 +146,12 @@ class DynamicsTrainConfig(BaseModel):
         if self.cooldown_steps > self.steps:
             raise ValueError(
                 f"cooldown_steps={self.cooldown_steps} is more than steps={self.steps}: the decay must fit"
+            )
+        autoencoder_steps = max(self.vae_steps, self.decoder_steps)
+        if self.vae_cooldown_steps > autoencoder_steps:
+            raise ValueError(
+                f"vae_cooldown_steps={self.vae_cooldown_steps} is more than vae_steps={self.vae_steps} and "
+                f"decoder_steps={self.decoder_steps}: the decay must fit"
             )
         return self
 

@@ -30,6 +30,14 @@ BATCH_KEYS: dict[str, str] = {
 }
 
 
+def linear_cooldown(step: int, total_steps: int, cooldown_steps: int) -> float:
+    """LR factor of 0-based ``step``: 1, then a linear decay to 0 over the last ``cooldown_steps`` of
+    ``total_steps`` (1 throughout when ``cooldown_steps`` is 0)."""
+    if cooldown_steps <= 0:
+        return 1.0
+    return min(1.0, max(0, total_steps - step) / cooldown_steps)
+
+
 class DynamicsTrainer:
     """AdamW on the transformer only (the VAE stays frozen): linear warm-up, constant LR, and with
     ``cooldown_steps`` a linear decay to 0 over the last of ``total_steps`` (a warm-up/stable/decay
@@ -90,7 +98,7 @@ class DynamicsTrainer:
         if self.warmup_steps > 0:
             lr *= min(1.0, (step + 1) / self.warmup_steps)
         if self.cooldown_steps > 0:
-            lr *= min(1.0, max(0, self.total_steps - step) / self.cooldown_steps)
+            lr *= linear_cooldown(step, self.total_steps, self.cooldown_steps)
         return lr
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -195,8 +195,14 @@ class AutoencoderTrainer:
         trained.requires_grad_(True)
         self.optimizer = torch.optim.AdamW(trained.parameters(), lr=lr, weight_decay=weight_decay)
 
-    def step(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, float]:
-        """One update on ``(B, T, V, H, W, 3)`` frames (``T = 1 + k r``); returns the loss terms."""
+    def step(
+        self, frames: torch.Tensor, generator: torch.Generator | None = None, lr: float | None = None
+    ) -> dict[str, float]:
+        """One update on ``(B, T, V, H, W, 3)`` frames (``T = 1 + k r``), at ``lr`` when given (else the
+        last one set); returns the loss terms."""
+        if lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         return train_vae_step(
             self.vae,
             frames,

@@ -76,11 +76,11 @@ def test_interrupted_decoder_phase_resumes_bit_exactly(tiny_dynamics_dataset, tm
     assert main(_argv(tiny_dynamics_dataset, full, *extra)) == 0
     real, calls = AutoencoderTrainer.step, []
 
-    def step(self, frames, generator=None):
+    def step(self, frames, generator=None, lr=None):
         calls.append(1)
         if len(calls) > 3:  # stop in the decoder phase after its checkpoint at step 2
             raise KeyboardInterrupt
-        return real(self, frames, generator)
+        return real(self, frames, generator, lr)
 
     with monkeypatch.context() as m:
         m.setattr(AutoencoderTrainer, "step", step)

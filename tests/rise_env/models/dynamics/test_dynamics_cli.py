@@ -81,6 +81,30 @@ def test_random_clips_are_contiguous_single_view_cuts():
     assert random_clips(frames, 40, 5, torch.Generator()).shape == (b * v, t, 1, 2, 2, 3)  # capped at what exists
 
 
+def test_random_clip_crops_are_windows_of_the_frames():
+    import pytest
+
+    from rise_env.models.dynamics.run import random_clips
+
+    # pixel (y, x) of frame k holds (y, x, k): a crop's origin and extent can be read back
+    t, height, width = 9, 12, 16
+    y, x, k = torch.meshgrid(torch.arange(height), torch.arange(width), torch.arange(t), indexing="ij")
+    frames = torch.stack([y, x, k], -1).permute(2, 0, 1, 3)[None, :, None].to(torch.uint8)  # (1, T, 1, H, W, 3)
+    frames = frames.repeat(4, 1, 2, 1, 1, 1)  # 4 windows, 2 views
+    clips = random_clips(frames, 5, 1, torch.Generator().manual_seed(0), crop=(4, 8))
+    assert clips.shape == (4, 5, 1, 4, 8, 3)
+    origins = set()
+    for clip in clips:
+        top, left = clip[0, 0, 0, 0, :2].tolist()
+        assert clip[0, 0, :, 0, 0].tolist() == list(range(top, top + 4))  # contiguous rows
+        assert clip[0, 0, 0, :, 1].tolist() == list(range(left, left + 8))  # contiguous columns
+        assert (clip[..., :2] == clip[:1, ..., :2]).all()  # the same window in every frame of the clip
+        origins.add((top, left))
+    assert len(origins) > 1  # drawn at random
+    with pytest.raises(ValueError, match="crop 16x8 does not fit in the 12x16 frames"):
+        random_clips(frames, 5, 1, torch.Generator(), crop=(16, 8))
+
+
 def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
     import pytest
 
@@ -92,6 +116,8 @@ def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
             "--vae-steps", "1", "--vae-clip-frames", "4"]
     with pytest.raises(ValueError, match="vae_clip_frames must be 1 \\+ k"):
         main(argv)
+    with pytest.raises(ValueError, match=r"vae_crop must be multiples of 8 .*got \(12, 16\)"):
+        main([*argv[:4], str(tmp_path / "run_crop"), *argv[5:-2], "--vae-crop", "12", "16"])
 
 
 def test_vae_batches_are_uniform_and_a_function_of_seed_and_step():

@@ -27,11 +27,11 @@ def _losses(run):
 def _interrupt_vae_at(monkeypatch, call):
     real, calls = AutoencoderTrainer.step, []
 
-    def step(self, frames, generator=None):
+    def step(self, frames, generator=None, lr=None):
         calls.append(1)
         if len(calls) > call:
             raise KeyboardInterrupt
-        return real(self, frames, generator)
+        return real(self, frames, generator, lr)
 
     monkeypatch.setattr(AutoencoderTrainer, "step", step)
 
@@ -108,6 +108,25 @@ def test_a_cooldown_branches_off_a_constant_lr_run_on_resume(tiny_dynamics_datas
     with pytest.raises(ValueError, match="cooldown_steps=9 is more than steps=8"):
         main(_argv(tiny_dynamics_dataset, run, "--steps", "8", "--cooldown-steps", "9"))
     assert read_json(run / "run.json")["config"]["cooldown_steps"] == 4  # refused before anything was written
+
+
+def test_a_vae_cooldown_branches_off_a_constant_lr_vae_phase_on_resume(
+    tiny_dynamics_dataset, tmp_path, monkeypatch, one_thread
+):
+    run = tmp_path / "run"  # the VAE on random 16x16 crops of the 32x32 frames
+    args = ("--steps", "1", "--vae-crop", "16", "16", "--checkpoint-every", "2")
+    with monkeypatch.context() as m:  # stop the constant-rate VAE phase after its checkpoint at step 2
+        _interrupt_vae_at(m, 3)
+        with pytest.raises(KeyboardInterrupt):
+            main(_argv(tiny_dynamics_dataset, run, "--vae-steps", "4", *args))
+    with pytest.raises(ValueError, match="vae_cooldown_steps=7 is more than vae_steps=6"):
+        main(_argv(tiny_dynamics_dataset, run, "--vae-steps", "6", "--vae-cooldown-steps", "7", *args))
+    assert main(_argv(tiny_dynamics_dataset, run, "--vae-steps", "6", "--vae-cooldown-steps", "3", *args)) == 0
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    vae = [r for r in rows if r["phase"] == "vae"]
+    assert [r["step"] for r in vae] == [0, 1, 2, 3, 4, 5]  # the interrupted row 2 once
+    assert [r["lr"] for r in vae] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+    assert read_json(run / "run.json")["config"]["vae_crop"] == [16, 16]
 
 
 def test_a_new_run_without_lr_takes_its_model_presets_rate(tiny_dynamics_dataset, tmp_path):
