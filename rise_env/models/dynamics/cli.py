@@ -10,25 +10,24 @@ optional decoder phase (``--decoder-steps N``) then tunes the decoder alone on t
 latents, written to ``RUN/decoder``: the latents do not change, so the transformer of an ``--init-from``
 model stays valid (``--motion-weight`` adds an L1 on frame differences to the loss). Both phases may
 train on random ``--vae-crop H W`` crops, and ``--vae-cooldown-steps N`` decays their learning rate
-linearly to 0 over their last N steps. ``--add-layers N``
-appends N blocks to the ``--init-from`` transformer that start as the identity (``grow.deepened``). The last phase
-trains the transformer by flow matching (logit-normal t, AdamW with linear warm-up) on task-centric
-batches; ``--cooldown-steps N`` decays the learning rate linearly to 0 over the last N steps, and since
-it may change on resume, a constant-rate run can be cooled down later by resuming it with a higher
+linearly to 0 over their last N steps. ``--add-layers N`` appends N blocks to the ``--init-from``
+transformer that start as the identity (``grow.deepened``). The last phase trains the transformer by
+flow matching (logit-normal t, AdamW with linear warm-up) on task-centric batches;
+``--cooldown-steps N`` decays the learning rate linearly to 0 over the last N steps, and since it may
+change on resume, a constant-rate run can be cooled down later by resuming it with a higher
 ``--steps``. Every phase writes resumable checkpoints (``RUN/checkpoints/vae_*``, ``decoder_*``,
 ``step_*``) every ``--checkpoint-every`` steps or ``--checkpoint-seconds``, whichever comes first.
-Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed
-setting other than --steps, --cooldown-steps, --vae-steps, --vae-cooldown-steps, checkpoint cadence,
---device, --log-every, --workers, --frame-cache or --latent-cache is refused. ``--latent-cache DIR``
-encodes the transformer's training windows once (float16, resumable) and trains on those latents: on 2
-CPU cores a batch-8 ``cpu`` step drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the
-windows starting every N-th frame, which bounds that encoding (about 0.15 s per window on 2 cores). A
-preset below the dataset's resolution (``cpu``: 96x128) reads resized frames from a cache of one
-``.npy`` per episode (``RUN/frame_cache`` or ``--frame-cache``; ~80 MB per 1000 frames of 3 views; it
-serves only the collection whose fingerprint it records). ``--val-fraction`` episodes (seeded) are held
-out and listed in ``RUN/run.json``. bf16 autocast is used on CUDA only (``--no-bf16`` turns it off).
-Outputs: ``RUN/model`` (config.json + model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars
-in ``RUN/tb``.
+Running the same command again resumes from the newest checkpoint (bit-exactly on CPU); a changed setting other than
+--steps, --cooldown-steps, --vae-steps, --vae-cooldown-steps, checkpoint cadence, --device, --log-every,
+--workers, --frame-cache or --latent-cache is refused. ``--latent-cache DIR`` encodes the transformer's
+training windows once (float16, resumable) and trains on those latents: on 2 CPU cores a batch-8 ``cpu``
+step drops from 1.3 s to about 0.3 s. ``--window-stride N`` keeps the windows starting every N-th frame,
+which bounds that encoding (about 0.15 s per window on 2 cores). A preset below the dataset's resolution
+(``cpu``: 96x128) reads resized frames from a cache of one ``.npy`` per episode (``RUN/frame_cache`` or
+``--frame-cache``; ~80 MB per 1000 frames of 3 views; it serves only the collection whose fingerprint it
+records). ``--val-fraction`` episodes (seeded) are held out and listed in ``RUN/run.json``. bf16
+autocast is used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model`` (config.json +
+model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
 
 The ``cpu`` preset imagines at 96x128 (16x spatial / 4x temporal VAE; ``cpu-fine``: 8x/4x;
 ``cpu-fine-t2``: 8x/2x). How the bundled model was trained, what it measures, and the decoder phase, CPU
