@@ -278,7 +278,7 @@ def _autoencoder_phase(model: DynamicsModel, cfg: DynamicsTrainConfig, windows, 
             f"vae_crop must be multiples of {model.config.spatial_ratio} (the VAE's spatial ratio), got {cfg.vae_crop}"
         )
     decoder_only = phase == "decoder"
-    steps = cfg.decoder_steps if decoder_only else cfg.vae_steps
+    steps = cfg.autoencoder_phases[phase]
     prefix = f"{phase}_"
     vae = model.codec.vae
     trainer = AutoencoderTrainer(vae, lr=cfg.vae_lr, motion_weight=cfg.motion_weight, decoder_only=decoder_only)
@@ -387,10 +387,7 @@ def train_dynamics_run(
     start = int(read_json(ckpts[-1] / STATE_NAME)["step"]) if ckpts else 0
     phases = []  # autoencoder phases still to run, in order
     if not ckpts and not decoder_done:
-        if not vae_done and cfg.vae_steps > 0 and not (cfg.init_from or cfg.vae_from):
-            phases.append("vae")
-        if cfg.decoder_steps > 0:
-            phases.append("decoder")
+        phases = [p for p in cfg.autoencoder_phases if not (p == "vae" and vae_done)]
     starts = {"dynamics": start, "vae": cfg.vae_steps, "decoder": cfg.decoder_steps}  # log rows kept below these
     for phase in phases:
         saved = checkpoint_dirs(out, f"{phase}_")

@@ -147,13 +147,30 @@ class DynamicsTrainConfig(BaseModel):
             raise ValueError(
                 f"cooldown_steps={self.cooldown_steps} is more than steps={self.steps}: the decay must fit"
             )
-        autoencoder_steps = max(self.vae_steps, self.decoder_steps)
-        if self.vae_cooldown_steps > autoencoder_steps:
+        phases = self.autoencoder_phases
+        if self.vae_cooldown_steps and not phases:
             raise ValueError(
-                f"vae_cooldown_steps={self.vae_cooldown_steps} is more than vae_steps={self.vae_steps} and "
-                f"decoder_steps={self.decoder_steps}: the decay must fit"
+                f"vae_cooldown_steps={self.vae_cooldown_steps} decays the VAE/decoder phase, and none runs "
+                "(the VAE phase needs vae_steps > 0 and no init_from / vae_from; the decoder phase decoder_steps > 0)"
             )
+        for phase, steps in phases.items():
+            if self.vae_cooldown_steps > steps:
+                raise ValueError(
+                    f"vae_cooldown_steps={self.vae_cooldown_steps} is more than {phase}_steps={steps}: the decay "
+                    "must fit in each VAE/decoder phase"
+                )
         return self
+
+    @property
+    def autoencoder_phases(self) -> dict[str, int]:
+        """Steps of each autoencoder phase the run has, in order: ``vae`` (trains the whole VAE; none
+        with init_from / vae_from), then ``decoder`` (the decoder alone)."""
+        phases = {}
+        if self.vae_steps > 0 and not (self.init_from or self.vae_from):
+            phases["vae"] = self.vae_steps
+        if self.decoder_steps > 0:
+            phases["decoder"] = self.decoder_steps
+        return phases
 
 
 def build_config(given: dict[str, Any], saved: dict[str, Any] | None) -> DynamicsTrainConfig:

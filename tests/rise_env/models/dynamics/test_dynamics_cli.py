@@ -120,6 +120,29 @@ def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
         main([*argv[:4], str(tmp_path / "run_crop"), *argv[5:-2], "--vae-crop", "12", "16"])
 
 
+def test_a_vae_cooldown_must_fit_each_autoencoder_phase_that_runs():
+    import pytest
+
+    from rise_env.models.dynamics.runconfig import DynamicsTrainConfig
+
+    def config(**fields):
+        return DynamicsTrainConfig(data="ds", **fields)
+
+    assert config(vae_steps=6, decoder_steps=0).autoencoder_phases == {"vae": 6}
+    assert config(vae_steps=6, decoder_steps=4, vae_from="v").autoencoder_phases == {"decoder": 4}
+    assert list(config(vae_steps=6, decoder_steps=4).autoencoder_phases) == ["vae", "decoder"]
+    assert config(vae_steps=6, decoder_steps=4, vae_cooldown_steps=4).vae_cooldown_steps == 4
+    with pytest.raises(ValueError, match="vae_cooldown_steps=5 is more than decoder_steps=4"):
+        config(vae_steps=6, decoder_steps=4, vae_cooldown_steps=5)  # the shorter phase bounds the decay
+    with pytest.raises(ValueError, match="vae_cooldown_steps=5 is more than vae_steps=3"):
+        config(vae_steps=3, decoder_steps=8, vae_cooldown_steps=5)
+    with pytest.raises(ValueError, match="vae_cooldown_steps=2 decays the VAE/decoder phase, and none runs"):
+        config(vae_steps=6, vae_from="v", vae_cooldown_steps=2)  # vae_from skips the VAE phase
+    assert config(vae_steps=6, decoder_steps=8, vae_from="v", vae_cooldown_steps=7).autoencoder_phases == {
+        "decoder": 8
+    }  # vae_steps does not bound a phase that does not run
+
+
 def test_vae_batches_are_uniform_and_a_function_of_seed_and_step():
     from rise_env.models.dynamics.run import vae_batches
 
