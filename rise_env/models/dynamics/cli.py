@@ -30,10 +30,10 @@ autocast is used on CUDA only (``--no-bf16`` turns it off). Outputs: ``RUN/model
 model.safetensors), ``RUN/train_log.jsonl``, TensorBoard scalars in ``RUN/tb``.
 
 The ``cpu`` preset imagines at 96x128 (16x spatial / 4x temporal VAE; ``cpu-fine``: 8x/4x;
-``cpu-fine-t2``: 8x/2x). How the bundled model was trained, what it measures, and the decoder phase, CPU
-fine-tunes, cool-down and the finer VAEs measured on freshly collected data are in
-``docs/dynamics_model.md``. A run on the brick-sorting twin dataset (190 episodes recorded at 192x256, 3
-views; 10% held out) and its evaluation::
+``cpu-fine-t2``: 8x/2x; ``cpu-fine-t2-c8``: 8x/2x with 8 latent channels). How the bundled model was
+trained, what it measures, and the decoder phase, CPU fine-tunes, cool-down and the finer VAEs measured
+on freshly collected data are in ``docs/dynamics_model.md``. A run on the brick-sorting twin dataset
+(190 episodes recorded at 192x256, 3 views; 10% held out) and its evaluation::
 
     python -m rise_env.train dynamics --data data/brick_sorting --out runs/dynamics_96 --stage pretrain \
         --preset cpu --steps 1500 --vae-steps 1500 --vae-lr 3e-4 --batch-size 8 --episodes-per-batch 8 \
@@ -82,7 +82,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
     p.add_argument("--out", required=True, help="run directory (model written to OUT/model; resumed if present)")
-    p.add_argument("--preset", help="dynamics preset: tiny, cpu, cpu-fine, cpu-fine-t2, ge, ltx (default cpu)")
+    p.add_argument(
+        "--preset", help="dynamics preset: tiny, cpu, cpu-fine, cpu-fine-t2, cpu-fine-t2-c8, ge, ltx (default cpu)"
+    )
     p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
     p.add_argument("--task", help="finetune: task string or index (default: the only task)")
     p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")

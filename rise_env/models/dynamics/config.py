@@ -13,6 +13,8 @@ first holds future frame 0 alone).
 * ``cpu-fine``: the ``cpu`` layout with an 8x spatial VAE: 12 x 16 latents, patch 4, the same 396
   tokens.
 * ``cpu-fine-t2``: ``cpu-fine`` with 2x temporal compression: 4 + 13 latent frames, 612 tokens.
+* ``cpu-fine-t2-c8``: ``cpu-fine-t2`` with 8 latent channels instead of 32, so that a token's 4 x 4 x 8
+  latent values match the transformer's width (128), as the ``cpu`` preset's 2 x 2 x 32 do.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ CPU_FINE_T2_VAE: dict[str, Any] = {
     "spatio_temporal_scaling": [True, False, False],
     "decoder_spatio_temporal_scaling": [True, False, False],
 }
+
+# cpu-fine-t2 with 8 latent channels: a patch-4 token then holds 4 x 4 x 8 = 128 latent values, the
+# transformer's width (with 32 channels it holds 512, which a width-128 output layer cannot all set).
+CPU_FINE_T2_C8_VAE: dict[str, Any] = {**CPU_FINE_T2_VAE, "latent_channels": 8}
 
 # Test-only VAE: 8x spatial, 2x temporal, a handful of channels (32x32 toy videos).
 TINY_VAE: dict[str, Any] = {
@@ -294,6 +300,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "action_delta": True,
         "null_action": True,
         "vae": dict(CPU_FINE_T2_VAE),
+        "transformer": TransformerConfig(patch_size=4),
+    },
+    # cpu-fine-t2 with 8 latent channels: as many latent values per token as the transformer is wide.
+    "cpu-fine-t2-c8": {
+        "preset": "cpu-fine-t2-c8",
+        "height": 96,
+        "width": 128,
+        "action_delta": True,
+        "null_action": True,
+        "vae": dict(CPU_FINE_T2_C8_VAE),
         "transformer": TransformerConfig(patch_size=4),
     },
     # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).

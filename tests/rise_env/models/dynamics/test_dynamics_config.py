@@ -92,3 +92,17 @@ def test_cpu_fine_t2_halves_the_temporal_ratio_on_the_cpu_fine_grid():
         decoded = model.codec.decode_frames(latents)
     assert latents.shape == (1, 3, 32, 13, 12, 16)  # the real VAE's output agrees with the config
     assert decoded.shape == clip.shape and decoded.dtype == torch.uint8
+
+
+def test_cpu_fine_t2_c8_tokens_hold_as_many_latent_values_as_the_transformer_is_wide():
+    t2, c8 = get_preset("cpu-fine-t2"), get_preset("cpu-fine-t2-c8")
+    assert (c8.spatial_ratio, c8.temporal_ratio, c8.latent_hw) == (t2.spatial_ratio, t2.temporal_ratio, t2.latent_hw)
+    width = c8.transformer.num_attention_heads * c8.transformer.attention_head_dim
+    values = [c.transformer.patch_size**2 * c.latent_channels for c in (get_preset("cpu"), t2, c8)]
+    assert values == [width, 4 * width, width]  # cpu and c8 fit the width; cpu-fine-t2 is 4x over
+    model = DynamicsModel.from_preset("cpu-fine-t2-c8").eval()
+    assert model.transformer.proj_out.weight.shape == (width, width)
+    clip = torch.randint(0, 256, (1, 25, 3, 96, 128, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        latents = model.codec.encode_future(clip)
+    assert latents.shape == (1, 3, 8, 13, 12, 16)
