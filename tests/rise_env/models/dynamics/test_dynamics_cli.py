@@ -9,6 +9,7 @@ import torch
 from rise_env.data import DatasetConfig, Episode, LeRobotDatasetWriter
 from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.run import train_dynamics_run
+from rise_env.models.dynamics.runconfig import DynamicsTrainConfig
 from rise_env.spec import agilex_cobot_magic
 from rise_env.train import main
 from rise_env.utils.atomic import read_json
@@ -121,10 +122,6 @@ def test_vae_clip_length_must_match_the_temporal_ratio(tmp_path):
 
 
 def test_a_vae_cooldown_must_fit_each_autoencoder_phase_that_runs():
-    import pytest
-
-    from rise_env.models.dynamics.runconfig import DynamicsTrainConfig
-
     def config(**fields):
         return DynamicsTrainConfig(data="ds", **fields)
 
