@@ -302,16 +302,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "vae": dict(CPU_FINE_T2_VAE),
         "transformer": TransformerConfig(patch_size=4),
     },
-    # cpu-fine-t2 with 8 latent channels: as many latent values per token as the transformer is wide.
-    "cpu-fine-t2-c8": {
-        "preset": "cpu-fine-t2-c8",
-        "height": 96,
-        "width": 128,
-        "action_delta": True,
-        "null_action": True,
-        "vae": dict(CPU_FINE_T2_C8_VAE),
-        "transformer": TransformerConfig(patch_size=4),
-    },
     # LTX-Video 2B / GE-base dims, LTX-Video 0.9.1 VAE (GE-base weights load into this).
     "ge": {"preset": "ge", "vae": dict(LTX_VAE_091), "transformer": _LTX_2B, "sample_steps": 10},
     # Same transformer with the LTX-Video 0.9.0 VAE.
@@ -336,6 +326,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
     },
 }
+
+# cpu-fine-t2 with 8 latent channels: as many latent values per token as the transformer is wide.
+PRESETS["cpu-fine-t2-c8"] = {**PRESETS["cpu-fine-t2"], "preset": "cpu-fine-t2-c8", "vae": dict(CPU_FINE_T2_C8_VAE)}
 
 
 def get_preset(name: str, **overrides: Any) -> DynamicsConfig:
