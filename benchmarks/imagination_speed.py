@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from rise_env.models.dynamics import DynamicsModel
 from rise_env.models.dynamics.checkpoint import write_json
+from rise_env.models.dynamics.config import PRESETS
 from rise_env.models.dynamics.sampler import check_guidance_interval
 from rise_env.utils.provenance import cpuinfo_field
 
@@ -144,7 +145,7 @@ def time_chunk(
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="cpu", help="dynamics preset (cpu, ge, ltx, tiny)")
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="dynamics preset")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
     p.add_argument("--steps", type=int, default=10, help="Euler steps per chunk")

@@ -332,7 +332,8 @@ PRESETS["cpu-fine-t2-c8"] = {**PRESETS["cpu-fine-t2"], "preset": "cpu-fine-t2-c8
 
 
 def get_preset(name: str, **overrides: Any) -> DynamicsConfig:
-    """Config of a named preset (``cpu``, ``ge``, ``ltx``, ``tiny``), with field overrides.
+    """Config of a named preset (a key of ``PRESETS``: ``cpu``, ``cpu-fine*``, ``ge``, ``ltx``, ``tiny``),
+    with field overrides.
 
     Raises:
         KeyError: unknown name, with the closest preset names suggested.

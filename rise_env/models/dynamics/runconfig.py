@@ -25,9 +25,10 @@ OPERATIONAL_FIELDS: frozenset[str] = frozenset(
 )
 
 
-# The transformer's AdamW rate a new run takes when none is given, by model preset (measured:
-# docs/dynamics_model.md, "The learning rate"); presets not listed take DEFAULT_LR.
-PRESET_LR: dict[str, float] = {"cpu": 3e-3}
+# The transformer's AdamW rate a new run takes when none is given, by model preset (measured for cpu:
+# docs/dynamics_model.md, "The learning rate"; the cpu-fine* presets share its width-128 transformer and
+# their documented runs use the same rate); presets not listed take DEFAULT_LR.
+PRESET_LR: dict[str, float] = {"cpu": 3e-3, "cpu-fine": 3e-3, "cpu-fine-t2": 3e-3, "cpu-fine-t2-c8": 3e-3}
 DEFAULT_LR = 1e-4
 
 

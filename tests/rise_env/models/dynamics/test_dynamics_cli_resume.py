@@ -130,10 +130,14 @@ def test_a_vae_cooldown_branches_off_a_constant_lr_vae_phase_on_resume(
 
 
 def test_a_new_run_without_lr_takes_its_model_presets_rate(tiny_dynamics_dataset, tmp_path):
+    from rise_env.models.dynamics.config import PRESETS
     from rise_env.models.dynamics.run import default_lr
+    from rise_env.models.dynamics.runconfig import PRESET_LR
 
     assert default_lr({"preset": "cpu"}) == default_lr({}) == 3e-3  # measured for the small cpu transformer
+    assert default_lr({"preset": "cpu-fine-t2-c8"}) == 3e-3  # the same width-128 transformer
     assert default_lr({"preset": "ltx"}) == default_lr({"preset": "tiny"}) == 1e-4
+    assert set(PRESET_LR) <= set(PRESETS)  # a misspelt key would silently give its preset 1e-4
     run = tmp_path / "run"
     assert main(_argv(tiny_dynamics_dataset, run, "--steps", "1", "--vae-steps", "0")) == 0
     assert read_json(run / "run.json")["config"]["lr"] == 1e-4
