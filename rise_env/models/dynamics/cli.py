@@ -226,7 +226,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(
         f"psnr {result['psnr']:.2f} (copy-last {result['psnr_copy_last']:.2f}), ssim {result['ssim']:.3f}, "
         f"epe {result['epe']:.3f}, flow speed {result['flow_speed']:.2f} px/frame (real "
-        f"{result['flow_speed_real']:.2f}), controllability {result['controllability_ratio']:.3f} "
+        f"{result['flow_speed_real']:.2f}), flow cosine {result['flow_cosine']:.2f}, "
+        f"controllability {result['controllability_ratio']:.3f} "
         f"on {result['windows']} windows -> {args.out}"
     )
     return 0

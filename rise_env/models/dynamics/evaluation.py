@@ -8,6 +8,8 @@ error under the true actions divided by the error under the actions of another w
 any transformer can reach. ``flow_speed`` / ``flow_speed_autoencoder`` / ``flow_speed_real`` are the mean
 flow speeds (pixels/frame) of the imagined, round-tripped and real futures: an imagined clip slower
 than the real one has damped or frozen motion, one as fast but with a high EPE moves the wrong way.
+``flow_cosine`` / ``flow_cosine_autoencoder`` say which way: the real-speed-weighted cosine between the
+imagined (round-tripped) and the real flow, 1 for motion that goes the real way, about 0 for unrelated motion.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from rise_env.metrics import controllability_ratio, dense_flow, epe_of_flows, psnr, speed_of_flow, ssim
+from rise_env.metrics import (
+    controllability_ratio,
+    cosine_of_flows,
+    dense_flow,
+    epe_of_flows,
+    psnr,
+    speed_of_flow,
+    ssim,
+)
 from rise_env.models.dynamics.model import DynamicsModel
 
 
@@ -42,6 +52,8 @@ def _per_flow(fn, *flows: list[list[np.ndarray]]) -> np.ndarray:
 _FIDELITY_KEYS = tuple(f"{m}{src}" for src in ("", "_copy_last", "_autoencoder") for m in ("psnr", "ssim", "epe"))
 _SPEED_SOURCES = ("", "_autoencoder", "_real")
 _SPEED_KEYS = tuple(f"flow_speed{src}" for src in _SPEED_SOURCES)
+_COSINE_SOURCES = ("", "_autoencoder")  # copy-last does not move: its cosine is 0
+_COSINE_KEYS = tuple(f"flow_cosine{src}" for src in _COSINE_SOURCES)
 
 
 @torch.no_grad()
@@ -60,14 +72,15 @@ def evaluate_dynamics(
     Returns ``episodes`` (windows scored), ``psnr``, ``ssim``, ``epe``, ``psnr_copy_last``,
     ``ssim_copy_last``, ``epe_copy_last``, ``psnr_autoencoder``, ``ssim_autoencoder``, ``epe_autoencoder`` and
     ``controllability_ratio`` (pixel MSE, true / swapped), ``flow_speed``, ``flow_speed_autoencoder``,
-    ``flow_speed_real``, and ``per_view``: the nine fidelity figures and the three speeds per view,
+    ``flow_speed_real``, ``flow_cosine``, ``flow_cosine_autoencoder``, and ``per_view``: the nine fidelity
+    figures, the three speeds and the two cosines per view,
     ``{key: [V floats]}`` (their means are the figures above).
     ``callback(batch, imagined)`` sees every batch with its ``(B, K, V, H, W, 3)`` uint8 prediction.
     ``guidance`` / ``guidance_interval``: action guidance weight and the flow times it applies at, for both
     imaginations (default: the model's config); both reported.
     """
     model.eval()
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in (*_FIDELITY_KEYS, *_SPEED_KEYS)}  # (B, V) arrays
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in (*_FIDELITY_KEYS, *_SPEED_KEYS, *_COSINE_KEYS)}  # (B, V) arrays
     err_true, err_swap = [], []
     for n, batch in enumerate(batches):
         if max_batches is not None and n >= max_batches:
@@ -99,11 +112,14 @@ def evaluate_dynamics(
             rows[f"epe{source}"].append(_per_flow(epe_of_flows, flows[source], flows["_real"]))
         for source in _SPEED_SOURCES:
             rows[f"flow_speed{source}"].append(_per_flow(speed_of_flow, flows[source]))
+        for source in _COSINE_SOURCES:
+            rows[f"flow_cosine{source}"].append(_per_flow(cosine_of_flows, flows[source], flows["_real"]))
         err_true.append((pred.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
         err_swap.append((pred_s.float() - real.float()).pow(2).reshape(b, -1).mean(1).numpy())
     if not err_true:
         raise ValueError("no batches to evaluate")
-    per_view = {k: np.concatenate(v).mean(0) for k, v in rows.items()}  # (V,) each; equal weights per view
+    # (V,) each, equal weights per view; a cosine is NaN where the real clip is blank, so it skips those
+    per_view = {k: (np.nanmean if k in _COSINE_KEYS else np.mean)(np.concatenate(v), 0) for k, v in rows.items()}
     mean = {k: float(v.mean()) for k, v in per_view.items()}
     return {
         "episodes": int(sum(len(e) for e in err_true)),

@@ -10,7 +10,9 @@ import torch
 from rise_env.metrics import (
     controllability_ratio,
     controllability_score,
+    cosine_of_flows,
     dense_flow,
+    flow_cosine,
     flow_epe,
     flow_speed,
     psnr,
@@ -78,6 +80,22 @@ def test_flow_speed_measures_how_fast_a_clip_moves():
     assert flow_speed(fast) == pytest.approx(2.0, abs=0.2)
     assert flow_speed(slow) == pytest.approx(1.0, abs=0.1)
     assert flow_speed(np.stack([base] * 4)) == pytest.approx(0.0, abs=1e-2)
+
+
+def test_flow_cosine_tells_the_direction_of_motion_apart_from_its_speed():
+    base = _texture(seed=4)
+
+    def clip(dx, dy):
+        return np.stack([np.roll(base, (dy * k, dx * k), axis=(0, 1)) for k in range(4)])
+
+    right = clip(2, 0)
+    assert flow_cosine(clip(1, 0), right) == pytest.approx(1.0, abs=0.05)  # half as fast, the same way
+    assert flow_cosine(clip(-2, 0), right) == pytest.approx(-1.0, abs=0.05)
+    assert flow_cosine(clip(0, 2), right) == pytest.approx(0.0, abs=0.05)
+    assert flow_cosine(np.stack([base] * 4), right) == pytest.approx(0.0, abs=0.01)  # a still clip points nowhere
+    assert math.isnan(cosine_of_flows(np.ones((1, 8, 8, 2)), np.zeros((1, 8, 8, 2))))  # no real motion, no direction
+    with pytest.raises(ValueError, match="same shape"):
+        flow_cosine(right, right[:3])
 
 
 def test_controllability_ratio_and_score():

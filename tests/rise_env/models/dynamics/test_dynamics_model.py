@@ -162,8 +162,18 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
     real_speed = mean_speed([b["future_frames"] for b in batches])
     assert res["flow_speed_real"] == pytest.approx(float(real_speed), rel=1e-5) and real_speed > 0.1  # squares move
     assert res["flow_speed_autoencoder"] == pytest.approx(float(mean_speed(recon)), rel=1e-5)
+    from rise_env.metrics import flow_cosine
+
+    direct_cos = [
+        flow_cosine(r[i, :, v].numpy(), b["future_frames"][i, :, v].numpy())
+        for r, b in zip(recon, batches)
+        for i in range(2)
+        for v in range(3)
+    ]
+    assert res["flow_cosine_autoencoder"] == pytest.approx(float(np.mean(direct_cos)), rel=1e-5)
+    assert -1 <= res["flow_cosine"] <= 1
     keys = ("psnr", "ssim", "epe", "psnr_copy_last", "epe_copy_last", "psnr_autoencoder", "epe_autoencoder")
-    for key in (*keys, "flow_speed", "flow_speed_autoencoder", "flow_speed_real"):
+    for key in (*keys, "flow_speed", "flow_speed_autoencoder", "flow_speed_real", "flow_cosine"):
         assert len(res["per_view"][key]) == 3 and np.mean(res["per_view"][key]) == pytest.approx(res[key], rel=1e-9)
     top = np.mean([psnr(r[:, :, 0], b["future_frames"][:, :, 0]).mean(1).numpy() for r, b in zip(recon, batches)])
     assert res["per_view"]["psnr_autoencoder"][0] == pytest.approx(float(top), rel=1e-5)  # view 0 alone
