@@ -31,12 +31,17 @@ def dense_flow(video: np.ndarray) -> np.ndarray:
     return np.stack([cv2.calcOpticalFlowFarneback(a, b, None, *FARNEBACK) for a, b in zip(grays[:-1], grays[1:])])
 
 
-def flow_epe(pred: np.ndarray, target: np.ndarray) -> float:
-    """Mean end-point error between the flows of two ``(T, H, W, 3)`` clips (pixels per frame)."""
+def _flows_of_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense flows of two clips of the same ``(T, H, W[, 3])`` shape."""
     p, t = np.asarray(pred), np.asarray(target)
     if p.shape != t.shape:
         raise ValueError(f"clips must have the same shape, got {p.shape} and {t.shape}")
-    return epe_of_flows(dense_flow(p), dense_flow(t))
+    return dense_flow(p), dense_flow(t)
+
+
+def flow_epe(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean end-point error between the flows of two ``(T, H, W, 3)`` clips (pixels per frame)."""
+    return epe_of_flows(*_flows_of_pair(pred, target))
 
 
 def flow_speed(video: np.ndarray) -> float:
@@ -50,10 +55,7 @@ def flow_speed(video: np.ndarray) -> float:
 
 def flow_cosine(pred: np.ndarray, target: np.ndarray) -> float:
     """How well the motion of a ``(T, H, W, 3)`` clip points the real clip's way (see :func:`cosine_of_flows`)."""
-    p, t = np.asarray(pred), np.asarray(target)
-    if p.shape != t.shape:
-        raise ValueError(f"clips must have the same shape, got {p.shape} and {t.shape}")
-    return cosine_of_flows(dense_flow(p), dense_flow(t))
+    return cosine_of_flows(*_flows_of_pair(pred, target))
 
 
 def epe_of_flows(flow: np.ndarray, target_flow: np.ndarray) -> float:
