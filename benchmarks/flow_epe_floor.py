@@ -6,6 +6,10 @@ takes the real future clips of the evaluation's windows (same selection as ``pyt
 rise_env.evaluate dynamics``), degrades them frame by frame in known ways and prints PSNR and flow
 EPE of each against the clean clip, per view and in the mean, next to a still clip (copy-last's EPE),
 with the flow speed ratio (degraded / real: below 1, motion is damped).
+Besides frame damage it scores clips with the real motion in other pixels (``shift_1px``), the best a
+whole-image ego-motion can do (``global_affine_warp``), and the real motion a little early
+(``early_1_recorded_frame``, ``early_2_recorded_frames``: 33 and 67 ms at 30 Hz; the model's frames are
+2 recorded frames apart): how exactly in time must imagined motion match the real one?
 With ``--vae CKPT`` it also scores that dynamics model's VAE round trip, once encoding the clip as the
 model does (with temporal compression) and once encoding every frame alone:
 
@@ -57,6 +61,35 @@ def _noise(clip: Clip, sigma: float = 4.0) -> Clip:
     return np.clip(clip + rng.normal(0.0, sigma, clip.shape), 0, 255).astype(np.uint8)
 
 
+def _warp(frame: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """``frame`` moved by a ``(2, 3)`` affine map of pixel positions (borders replicated)."""
+    h, w = frame.shape[:2]
+    return cv2.warpAffine(frame, affine.astype(np.float32), (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _global_affine(flow: np.ndarray) -> np.ndarray:
+    """Least-squares ``(3, 3)`` affine map of pixel positions best fitting one ``(H, W, 2)`` flow."""
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    src = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], axis=1)
+    dst = src[:, :2] + flow.reshape(-1, 2)
+    fit, *_ = np.linalg.lstsq(src, dst, rcond=None)  # (3, 2)
+    return np.vstack([fit.T, [0.0, 0.0, 1.0]])
+
+
+def global_affine_warp(clip: Clip) -> Clip:
+    """The first frame moved, transition by transition, by the global affine motion of the real flow.
+
+    The best any whole-image ego-motion (a camera that only turns, shifts and zooms) can score: what is
+    left is parallax, the conveyor and the objects moving on their own.
+    """
+    pose, frames = np.eye(3), [clip[0]]
+    for flow in dense_flow(clip):
+        pose = _global_affine(flow) @ pose
+        frames.append(_warp(clip[0], pose[:2]))
+    return np.stack(frames)
+
+
 DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
     # the first frame held: its flow is 0, so its EPE is the clip's mean flow, as copy-last's in the evaluation
     "still": lambda clip: np.repeat(clip[:1], len(clip), axis=0),
@@ -64,7 +97,22 @@ DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
     "blur_1px": _per_frame(lambda f: cv2.GaussianBlur(f, (0, 0), 1.0)),
     "jpeg_50": _per_frame(_jpeg),
     "noise_4": _noise,  # Gaussian noise, sigma 4 grey levels
+    # the real motion in other pixels: every frame moved one pixel right
+    "shift_1px": _per_frame(lambda f: _warp(f, np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))),
+    "global_affine_warp": global_affine_warp,
 }
+# the same future started this many recorded frames later: the real motion that much early
+EARLY_BY = {"early_1_recorded_frame": 1, "early_2_recorded_frames": 2}
+
+
+def future_early_by(windows: DynamicsWindowDataset, i: int, frames: int) -> np.ndarray:
+    """``(T, V, H, W, 3)``: window ``i``'s future as recorded ``frames`` frames later (the last frame held
+    where that runs past the episode's end)."""
+    item = windows[i]
+    episode = int(item["episode_index"])
+    last = windows.reader.episodes[episode].length - 1
+    index = np.minimum(item["future_index"].numpy() + frames, last)
+    return np.asarray(windows.frames.frames_at(episode, index))
 
 
 class RealClips:
@@ -131,6 +179,10 @@ def main(argv: list[str] | None = None) -> dict:
     views = list(reader.cameras)
     reals = {v: RealClips([f[:, k] for f in futures]) for k, v in enumerate(views)}
     per_view = {v: degradation_figures(reals[v]) for v in views}
+    for name, frames_early in EARLY_BY.items():
+        early = [future_early_by(windows, i, frames_early) for i in ids]
+        for k, v in enumerate(views):
+            per_view[v][name] = reals[v].figures([e[:, k] for e in early])
     for checkpoint in args.vae:
         model = DynamicsModel.from_pretrained(resolve_model_dir(checkpoint)).eval()
         trips = [vae_round_trips(model, f) for f in futures]

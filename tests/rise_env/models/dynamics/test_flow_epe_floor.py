@@ -1,8 +1,10 @@
 """The flow-EPE floor benchmark: its degradations score as their definitions say on a moving texture,
-and its VAE round trip of frames alone really encodes each frame without the others."""
+its early futures are the recorded frames that much later, and its VAE round trip of frames alone
+really encodes each frame without the others."""
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -33,7 +35,15 @@ def _panning_texture(frames: int = 6, shift: int = 2) -> np.ndarray:
 def test_degradations_score_as_defined(bench):
     clip = _panning_texture()
     figures = bench.degradation_figures(bench.RealClips([clip]))
-    assert list(figures) == ["still", "resize_half", "blur_1px", "jpeg_50", "noise_4"]
+    assert list(figures) == [
+        "still",
+        "resize_half",
+        "blur_1px",
+        "jpeg_50",
+        "noise_4",
+        "shift_1px",
+        "global_affine_warp",
+    ]
     real_speed = np.linalg.norm(dense_flow(clip), axis=-1).mean()
     assert figures["still"]["epe"] == pytest.approx(real_speed, rel=1e-2)  # a still clip has (almost) no flow
     assert figures["noise_4"]["psnr"] == pytest.approx(20 * np.log10(255 / 4), abs=0.3)
@@ -42,6 +52,41 @@ def test_degradations_score_as_defined(bench):
     for name in ("resize_half", "blur_1px", "jpeg_50", "noise_4"):
         assert figures[name]["epe"] < 0.1 * figures["still"]["epe"], name  # the motion survives frame damage
         assert figures[name]["psnr"] > figures["still"]["psnr"] + 5, name
+    # a pan is a global motion: moved one pixel, or re-created from the first frame, it keeps its flow
+    for name in ("shift_1px", "global_affine_warp"):
+        assert figures[name]["epe"] < 0.05 * figures["still"]["epe"], name
+        assert figures[name]["speed_ratio"] == pytest.approx(1.0, abs=0.02), name
+
+
+def test_global_affine_recovers_a_known_motion(bench):
+    ys, xs = np.mgrid[0:24, 0:32].astype(np.float64)
+    affine = np.array([[1.02, 0.01, 0.7], [-0.01, 0.98, -0.4], [0.0, 0.0, 1.0]])
+    points = np.stack([xs, ys, np.ones_like(xs)], axis=-1)  # (24, 32, 3)
+    flow = points @ affine[:2].T - points[..., :2]  # where each pixel goes, minus where it is
+    np.testing.assert_allclose(bench._global_affine(flow.astype(np.float32)), affine, atol=1e-5)
+
+
+class _NumberedWindows:
+    """Stand-in for a ``DynamicsWindowDataset``: frame ``k`` of episode ``e`` is filled with ``10 * e + k``."""
+
+    def __init__(self, lengths: list[int]):
+        self.reader = SimpleNamespace(episodes=[SimpleNamespace(length=n) for n in lengths])
+        self.frames = self
+
+    def frames_at(self, episode: int, index: np.ndarray) -> np.ndarray:
+        values = (10 * episode + index).astype(np.uint8)
+        return np.broadcast_to(values[:, None, None, None, None], (len(index), 1, 2, 2, 3)).copy()
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"episode_index": torch.tensor(1), "future_index": torch.tensor([2, 4, 6])}
+
+
+def test_future_early_by_reads_later_frames_and_holds_the_episode_end(bench):
+    early = bench.future_early_by(_NumberedWindows([5, 8]), 0, 1)
+    assert early.shape == (3, 1, 2, 2, 3)
+    assert early[:, 0, 0, 0, 0].tolist() == [13, 15, 17]  # episode 1, frames 3, 5, 7
+    held = bench.future_early_by(_NumberedWindows([5, 8]), 0, 2)
+    assert held[:, 0, 0, 0, 0].tolist() == [14, 16, 17]  # frame 8 is past the end: its last frame, 7
 
 
 def test_vae_round_trip_of_frames_alone_has_no_temporal_context(bench):
