@@ -39,6 +39,12 @@ def _flows_of_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np
     return dense_flow(p), dense_flow(t)
 
 
+def _check_flow_pair(flow: np.ndarray, target_flow: np.ndarray) -> None:
+    """Raise unless both are flows of one shape ``(T-1, H, W, 2)``."""
+    if flow.shape != target_flow.shape or flow.ndim != 4 or flow.shape[-1] != 2:
+        raise ValueError(f"flows must both be (T-1, H, W, 2), got {flow.shape} and {target_flow.shape}")
+
+
 def flow_epe(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean end-point error between the flows of two ``(T, H, W, 3)`` clips (pixels per frame)."""
     return epe_of_flows(*_flows_of_pair(pred, target))
@@ -60,6 +66,7 @@ def flow_cosine(pred: np.ndarray, target: np.ndarray) -> float:
 
 def epe_of_flows(flow: np.ndarray, target_flow: np.ndarray) -> float:
     """:func:`flow_epe` from flows already computed by :func:`dense_flow` (``(T-1, H, W, 2)`` each)."""
+    _check_flow_pair(flow, target_flow)
     return float(np.linalg.norm(flow - target_flow, axis=-1).mean())
 
 
@@ -78,8 +85,7 @@ def cosine_of_flows(flow: np.ndarray, target_flow: np.ndarray) -> float:
     gives no direction. EPE, which also counts speed, is the figure to meet; this one says why it is missed.
     NaN when the target does not move at all.
     """
-    if flow.shape != target_flow.shape:
-        raise ValueError(f"flows must have the same shape, got {flow.shape} and {target_flow.shape}")
+    _check_flow_pair(flow, target_flow)
     speed, real_speed = np.linalg.norm(flow, axis=-1), np.linalg.norm(target_flow, axis=-1)
     total = float(real_speed.sum())
     if total == 0.0:  # e.g. blank frames: the real motion has no direction

@@ -12,6 +12,7 @@ from rise_env.metrics import (
     controllability_score,
     cosine_of_flows,
     dense_flow,
+    epe_of_flows,
     flow_cosine,
     flow_epe,
     flow_speed,
@@ -96,6 +97,15 @@ def test_flow_cosine_tells_the_direction_of_motion_apart_from_its_speed():
     assert math.isnan(cosine_of_flows(np.ones((1, 8, 8, 2)), np.zeros((1, 8, 8, 2))))  # no real motion, no direction
     with pytest.raises(ValueError, match="same shape"):
         flow_cosine(right, right[:3])
+
+
+def test_flow_figures_refuse_flows_of_other_shapes():
+    flow = np.zeros((3, 8, 8, 2))
+    for fn in (epe_of_flows, cosine_of_flows):
+        with pytest.raises(ValueError, match=r"\(T-1, H, W, 2\)"):
+            fn(flow, flow[:1])  # numpy alone would broadcast it to a wrong figure
+        with pytest.raises(ValueError, match=r"\(T-1, H, W, 2\)"):
+            fn(flow[..., 0], flow[..., 0])  # not a flow
 
 
 def test_controllability_ratio_and_score():
