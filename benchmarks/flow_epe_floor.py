@@ -108,7 +108,7 @@ EARLY_BY = {"early_1_recorded_frame": 1, "early_2_recorded_frames": 2}
 def future_early_by(windows: DynamicsWindowDataset, i: int, frames: int) -> np.ndarray:
     """``(T, V, H, W, 3)``: window ``i``'s future as recorded ``frames`` frames later (the last frame held
     where that runs past the episode's end)."""
-    item = windows[i]
+    item = windows.conditioning(i)  # its indices, no frames read
     episode = int(item["episode_index"])
     last = windows.reader.episodes[episode].length - 1
     index = np.minimum(item["future_index"].numpy() + frames, last)

@@ -112,6 +112,11 @@ class DynamicsWindowDataset(_EpisodeSamples):
             **item,
         }
 
+    def future_frames(self, i: int) -> torch.Tensor:
+        """``(K, V, H, W, 3)`` uint8: window ``i``'s future frames alone, without reading its memory frames."""
+        item = self.conditioning(i)
+        return torch.from_numpy(self.frames.frames_at(int(item["episode_index"]), item["future_index"].numpy()))
+
     def conditioning(self, i: int) -> dict[str, torch.Tensor]:
         """Window ``i`` without its images: every item key but ``memory_frames`` and ``future_frames``."""
         ep, t = self._locate(i)

@@ -126,7 +126,7 @@ def vae_batches(windows: DynamicsWindowDataset, ids: np.ndarray, batch_size: int
     """
     for step in range(start, steps):
         pick = np.random.default_rng([seed, step]).choice(ids, size=batch_size)
-        yield torch.stack([windows[int(i)]["future_frames"] for i in pick])
+        yield torch.stack([windows.future_frames(int(i)) for i in pick])
 
 
 def _read_log(path: Path) -> list[dict]:

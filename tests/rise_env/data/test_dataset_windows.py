@@ -55,6 +55,7 @@ def test_dynamics_items_hold_the_right_frames(reader, written_dataset, dsutil):
     assert item["action_is_pad"].sum() == 50 - (length - 7)
     np.testing.assert_array_equal(item["state"].numpy(), episodes[1].states[7])
     assert int(item["task_index"]) == 1 and int(item["episode_index"]) == 1
+    assert torch.equal(ds.future_frames(i), item["future_frames"])  # what the VAE trains on, read alone
     j = int(np.flatnonzero((ds.sample_episode_index == 0) & (ds.sample_frame_index == 0))[0])
     assert ds[j]["memory_index"].tolist() == [0, 0, 0, 0]
     assert dsutil.frame_ids(ds[j]["memory_frames"][:, 0].numpy()).tolist() == [0, 0, 0, 0]

@@ -144,8 +144,8 @@ def test_vae_batches_are_uniform_and_a_function_of_seed_and_step():
     from rise_env.models.dynamics.run import vae_batches
 
     class Windows:  # window i shows the value i everywhere
-        def __getitem__(self, i):
-            return {"future_frames": torch.full((5, 3, 2, 2, 3), i, dtype=torch.uint8)}
+        def future_frames(self, i):
+            return torch.full((5, 3, 2, 2, 3), i, dtype=torch.uint8)
 
     ids = np.arange(10, 110)
     whole = [b[:, 0, 0, 0, 0, 0].tolist() for b in vae_batches(Windows(), ids, 8, 6, 0, seed=3)]

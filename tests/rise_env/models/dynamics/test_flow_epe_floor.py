@@ -77,7 +77,7 @@ class _NumberedWindows:
         values = (10 * episode + index).astype(np.uint8)
         return np.broadcast_to(values[:, None, None, None, None], (len(index), 1, 2, 2, 3)).copy()
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def conditioning(self, i: int) -> dict[str, torch.Tensor]:
         return {"episode_index": torch.tensor(1), "future_index": torch.tensor([2, 4, 6])}
 
 
