@@ -105,16 +105,6 @@ DEGRADATIONS: dict[str, Callable[[Clip], Clip]] = {
 EARLY_BY = {"early_1_recorded_frame": 1, "early_2_recorded_frames": 2}
 
 
-def future_early_by(windows: DynamicsWindowDataset, i: int, frames: int) -> np.ndarray:
-    """``(T, V, H, W, 3)``: window ``i``'s future as recorded ``frames`` frames later (the last frame held
-    where that runs past the episode's end)."""
-    item = windows.conditioning(i)  # its indices, no frames read
-    episode = int(item["episode_index"])
-    last = windows.reader.episodes[episode].length - 1
-    index = np.minimum(item["future_index"].numpy() + frames, last)
-    return np.asarray(windows.frames.frames_at(episode, index))
-
-
 class RealClips:
     """The real clips of one view and their dense flows, computed once for every row that compares to them."""
 
@@ -175,12 +165,12 @@ def main(argv: list[str] | None = None) -> dict:
     frames = frames_at_size(reader, tuple(args.size), args.frame_cache)
     windows = DynamicsWindowDataset(reader, WindowConfig(pad_end=False), frames)
     ids = pick_windows(windows, episodes, args.max_windows)
-    futures = [windows[i]["future_frames"].numpy() for i in ids]  # (T, V, H, W, 3) each
+    futures = [windows.future_frames(i).numpy() for i in ids]  # (T, V, H, W, 3) each
     views = list(reader.cameras)
     reals = {v: RealClips([f[:, k] for f in futures]) for k, v in enumerate(views)}
     per_view = {v: degradation_figures(reals[v]) for v in views}
     for name, frames_early in EARLY_BY.items():
-        early = [future_early_by(windows, i, frames_early) for i in ids]
+        early = [windows.future_frames(i, later=frames_early).numpy() for i in ids]
         for k, v in enumerate(views):
             per_view[v][name] = reals[v].figures([e[:, k] for e in early])
     for checkpoint in args.vae:

@@ -112,10 +112,18 @@ class DynamicsWindowDataset(_EpisodeSamples):
             **item,
         }
 
-    def future_frames(self, i: int) -> torch.Tensor:
-        """``(K, V, H, W, 3)`` uint8: window ``i``'s future frames alone, without reading its memory frames."""
-        item = self.conditioning(i)
-        return torch.from_numpy(self.frames.frames_at(int(item["episode_index"]), item["future_index"].numpy()))
+    def future_frames(self, i: int, later: int = 0) -> torch.Tensor:
+        """``(K, V, H, W, 3)`` uint8: window ``i``'s future frames alone (no memory frames, actions or state read).
+
+        ``later``: the future as recorded that many frames later in the episode (frames past its end repeat
+        its last), i.e. the real motion that much early.
+        """
+        if later < 0:
+            raise ValueError(f"later must be >= 0 recorded frames, got {later}")
+        ep, t = self._locate(i)
+        length = self.reader.episodes[ep].length
+        index = window_indices(min(t + later, length - 1), length, self.cfg)["future"]
+        return torch.from_numpy(self.frames.frames_at(ep, index))
 
     def conditioning(self, i: int) -> dict[str, torch.Tensor]:
         """Window ``i`` without its images: every item key but ``memory_frames`` and ``future_frames``."""

@@ -61,6 +61,23 @@ def test_dynamics_items_hold_the_right_frames(reader, written_dataset, dsutil):
     assert dsutil.frame_ids(ds[j]["memory_frames"][:, 0].numpy()).tolist() == [0, 0, 0, 0]
 
 
+def test_future_frames_later_reads_the_frames_that_much_later_and_holds_the_episode_end(reader, dsutil):
+    ds = DynamicsWindowDataset(reader)
+    i = int(np.flatnonzero((ds.sample_episode_index == 1) & (ds.sample_frame_index == 7))[0])
+    future_index = ds[i]["future_index"].numpy()  # 9, 11, ..., 31, then 32 (the last frame) repeated
+    for later in (1, 2):
+        early = ds.future_frames(i, later=later)
+        assert early.shape == (25, 3, 32, 48, 3)
+        ids = dsutil.frame_ids(early[:, 0].numpy())
+        assert ids.tolist() == np.minimum(future_index + later, 32).tolist()
+    assert dsutil.frame_ids(ds.future_frames(i, later=1)[:3, 0].numpy()).tolist() == [10, 12, 14]
+    assert dsutil.frame_ids(ds.future_frames(i, later=2)[-1:, 0].numpy()).tolist() == [32]  # past the end: held
+    last = int(np.flatnonzero((ds.sample_episode_index == 1) & (ds.sample_frame_index == 32))[0])
+    assert dsutil.frame_ids(ds.future_frames(last, later=5)[:, 0].numpy()).tolist() == [32] * 25
+    with pytest.raises(ValueError, match="later must be >= 0"):
+        ds.future_frames(i, later=-1)
+
+
 def test_no_end_padding_option(reader):
     ds = DynamicsWindowDataset(reader, WindowConfig(chunk=10, future_stride=2, pad_end=False))
     lengths = [m.length for m in reader.episodes]

@@ -180,14 +180,13 @@ def test_fidelity_evaluation_reports_the_result_keys(tiny):
 
 
 def test_the_flow_cosine_skips_a_real_clip_with_no_motion(tiny):
+    from rise_env.metrics import flow_cosine
     from rise_env.models.dynamics.evaluation import evaluate_dynamics
 
     batch = moving_squares(tiny.config, 2, seed=0)
     batch["future_frames"][1, :, 0] = 0  # window 1's top view is blank: its real motion has no direction
     res = evaluate_dynamics(tiny, [batch], steps=1)
     assert np.isfinite(res["flow_cosine"]) and np.isfinite(res["flow_cosine_autoencoder"])
-    from rise_env.metrics import flow_cosine
-
     recon = tiny.codec.decode_frames(tiny.codec.encode_future(batch["future_frames"]))
     window0 = flow_cosine(recon[0, :, 0].numpy(), batch["future_frames"][0, :, 0].numpy())
     assert res["per_view"]["flow_cosine_autoencoder"][0] == pytest.approx(window0, rel=1e-5)  # window 1 skipped

@@ -1,10 +1,9 @@
 """The flow-EPE floor benchmark: its degradations score as their definitions say on a moving texture,
-its early futures are the recorded frames that much later, and its VAE round trip of frames alone
-really encodes each frame without the others."""
+and its VAE round trip of frames alone really encodes each frame without the others. (Its early
+futures are ``DynamicsWindowDataset.future_frames(i, later)``, tested with the dataset.)"""
 
 import importlib.util
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -64,29 +63,6 @@ def test_global_affine_recovers_a_known_motion(bench):
     points = np.stack([xs, ys, np.ones_like(xs)], axis=-1)  # (24, 32, 3)
     flow = points @ affine[:2].T - points[..., :2]  # where each pixel goes, minus where it is
     np.testing.assert_allclose(bench._global_affine(flow.astype(np.float32)), affine, atol=1e-5)
-
-
-class _NumberedWindows:
-    """Stand-in for a ``DynamicsWindowDataset``: frame ``k`` of episode ``e`` is filled with ``10 * e + k``."""
-
-    def __init__(self, lengths: list[int]):
-        self.reader = SimpleNamespace(episodes=[SimpleNamespace(length=n) for n in lengths])
-        self.frames = self
-
-    def frames_at(self, episode: int, index: np.ndarray) -> np.ndarray:
-        values = (10 * episode + index).astype(np.uint8)
-        return np.broadcast_to(values[:, None, None, None, None], (len(index), 1, 2, 2, 3)).copy()
-
-    def conditioning(self, i: int) -> dict[str, torch.Tensor]:
-        return {"episode_index": torch.tensor(1), "future_index": torch.tensor([2, 4, 6])}
-
-
-def test_future_early_by_reads_later_frames_and_holds_the_episode_end(bench):
-    early = bench.future_early_by(_NumberedWindows([5, 8]), 0, 1)
-    assert early.shape == (3, 1, 2, 2, 3)
-    assert early[:, 0, 0, 0, 0].tolist() == [13, 15, 17]  # episode 1, frames 3, 5, 7
-    held = bench.future_early_by(_NumberedWindows([5, 8]), 0, 2)
-    assert held[:, 0, 0, 0, 0].tolist() == [14, 16, 17]  # frame 8 is past the end: its last frame, 7
 
 
 def test_vae_round_trip_of_frames_alone_has_no_temporal_context(bench):
