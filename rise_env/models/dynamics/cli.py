@@ -174,6 +174,12 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=50, help="Euler steps per imagined chunk (paper: 50 for eval)")
     p.add_argument("--max-windows", type=int, default=32, help="windows scored, spread evenly over the episodes")
     p.add_argument("--batch-size", type=int, default=4, help="windows per batch (>= 2: actions are swapped within)")
+    p.add_argument(
+        "--window-stride",
+        type=int,
+        default=1,
+        help="score only windows starting every N-th frame (a run's --window-stride: the windows it trained on)",
+    )
     p.add_argument("--video", help="mp4 path: rows = views, columns = real | imagined")
     p.add_argument("--video-windows", type=int, default=4, help="windows shown in the video")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
@@ -220,6 +226,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         frame_cache=args.frame_cache,
         guidance=args.guidance,
         guidance_interval=args.guidance_interval,
+        window_stride=args.window_stride,
     )
     result.update(data=str(args.data), checkpoint=str(ckpt), preset=model.config.preset, video=args.video)
     write_result_json(args.out, result)

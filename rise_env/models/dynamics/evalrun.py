@@ -44,16 +44,23 @@ def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]
     return eps
 
 
-def pick_windows(windows: DynamicsWindowDataset, episodes: list[int], max_windows: int) -> list[int]:
+def pick_windows(
+    windows: DynamicsWindowDataset, episodes: list[int], max_windows: int, window_stride: int = 1
+) -> list[int]:
     """Up to ``max_windows`` window ids, interleaved across ``episodes``.
 
     An episode's ``n`` windows start at the centres of ``n`` equal parts of it (one window: the middle),
-    so they sample the whole episode rather than its ends, where the robot rests.
+    so they sample the whole episode rather than its ends, where the robot rests. ``window_stride``
+    keeps only windows starting every that many frames: with a training run's ``--window-stride``,
+    exactly the windows its transformer trained on.
     """
+    if window_stride < 1:
+        raise ValueError(f"window_stride must be >= 1, got {window_stride}")
     per_ep = -(-max_windows // len(episodes))
+    aligned = windows.sample_frame_index % window_stride == 0 if window_stride > 1 else True
     chosen: list[list[int]] = []
     for e in episodes:
-        ids = np.flatnonzero(windows.sample_episode_index == e)
+        ids = np.flatnonzero((windows.sample_episode_index == e) & aligned)
         if len(ids):
             n = min(per_ep, len(ids))
             take = ((np.arange(n) + 0.5) * len(ids) / n).astype(int)
@@ -75,6 +82,7 @@ def evaluate_run(
     frame_cache: str | Path | None = None,
     guidance: float | None = None,
     guidance_interval: tuple[float, float] | None = None,
+    window_stride: int = 1,
 ) -> dict[str, Any]:
     """Fidelity figures (``evaluate_dynamics`` keys + ``windows``) on windows of ``episodes``.
 
@@ -82,6 +90,7 @@ def evaluate_run(
     ``(V*H, 2*W, 3)`` (rows = views, columns = real | imagined), ``future_frames`` frames per window.
     Real frames are resized to the model's resolution (read from ``frame_cache`` when given).
     ``guidance`` / ``guidance_interval``: action guidance weight and its flow times (default: the model's config).
+    ``window_stride``: score only windows starting every that many frames (see :func:`pick_windows`).
     """
     c = model.config
     if batch_size < 2:
@@ -91,7 +100,7 @@ def evaluate_run(
     windows = DynamicsWindowDataset(reader, wc.model_copy(update={"pad_end": False}), frames)
     if not np.isin(windows.sample_episode_index, episodes).any():  # episodes shorter than a chunk: pad
         windows = DynamicsWindowDataset(reader, wc, frames)
-    ids = pick_windows(windows, episodes, max_windows)
+    ids = pick_windows(windows, episodes, max_windows, window_stride)
     if len(ids) < 2:
         raise ValueError(f"episodes {episodes} give {len(ids)} window(s); at least 2 are needed")
     batches = [default_collate([windows[i] for i in ids[k : k + batch_size]]) for k in range(0, len(ids), batch_size)]
@@ -115,6 +124,7 @@ def evaluate_run(
         guidance_interval=guidance_interval,
     )
     result["windows"] = len(ids)
+    result["window_stride"] = window_stride
     result["per_view"] = {"views": list(reader.cameras), **result["per_view"]}
     result["episode_indices"] = sorted({int(windows.sample_episode_index[i]) for i in ids})
     result["data_fingerprint"] = reader.fingerprint  # which collection: figures of two differ

@@ -34,7 +34,7 @@ def test_evaluate_writes_result_json_and_side_by_side_video(tiny_dynamics_datase
     for key in ("command", "git_commit", "date", "machine", *KEYS, "controllability_ratio", "steps", "windows"):
         assert key in result, key
     assert all(math.isfinite(result[k]) for k in KEYS[1:]) and result["controllability_ratio"] > 0
-    assert result["windows"] == result["episodes"] == 5 and result["steps"] == 2
+    assert result["windows"] == result["episodes"] == 5 and result["steps"] == 2 and result["window_stride"] == 1
     assert result["episode_indices"] == [0, 1, 2] and result["checkpoint"] == str(tiny_run)
     # the collection scored, as the training run recorded it: figures of two collections are told apart
     assert result["data_fingerprint"] == read_json(tiny_run / "run.json")["data_fingerprint"]
@@ -66,3 +66,15 @@ def test_evaluation_windows_sample_the_middle_of_episodes_not_their_ends(max_win
     windows = SimpleNamespace(sample_episode_index=np.repeat([0, 1], 10))  # episodes 0, 1 of 10 windows
     ids = pick_windows(windows, [0, 1], max_windows)
     assert [i % 10 + 100 * (i // 10) for i in ids] == starts  # episode 1's windows are ids 10..19
+
+
+def test_a_window_stride_picks_only_the_windows_a_run_trained_on():
+    # episodes 0, 1 of 10 windows starting at frames 0..9; a run with --window-stride 4 trained on 0, 4, 8
+    windows = SimpleNamespace(sample_episode_index=np.repeat([0, 1], 10), sample_frame_index=np.tile(np.arange(10), 2))
+    ids = pick_windows(windows, [0, 1], 6, window_stride=4)
+    picked = [(int(windows.sample_episode_index[i]), int(windows.sample_frame_index[i])) for i in ids]
+    assert picked == [(0, 0), (1, 0), (0, 4), (1, 4), (0, 8), (1, 8)]
+    middle = pick_windows(windows, [0, 1], 2, window_stride=4)  # one per episode: the middle aligned window
+    assert [int(windows.sample_frame_index[i]) for i in middle] == [4, 4]
+    with pytest.raises(ValueError, match="window_stride must be >= 1"):
+        pick_windows(windows, [0, 1], 2, window_stride=0)
