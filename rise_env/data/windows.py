@@ -62,6 +62,16 @@ def window_indices(t: int, length: int, cfg: WindowConfig) -> dict[str, np.ndarr
     }
 
 
+def starts_every(frame_index: np.ndarray, stride: int) -> np.ndarray:
+    """``(N,)`` bool: which of the ``(N,)`` window start frames are multiples of ``stride``.
+
+    These are the windows a dynamics run with ``--window-stride stride`` trains its transformer on.
+    """
+    if stride < 1:
+        raise ValueError(f"window stride must be >= 1, got {stride}")
+    return np.asarray(frame_index) % stride == 0
+
+
 class _EpisodeSamples(Dataset):
     """Common part: a flat list of (episode, frame) samples with their episode and task ids."""
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, starts_every
 from rise_env.data.frames import frames_at_size
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
 from rise_env.models.dynamics.model import DynamicsModel
@@ -54,10 +54,8 @@ def pick_windows(
     keeps only windows starting every that many frames: with a training run's ``--window-stride``,
     exactly the windows its transformer trained on.
     """
-    if window_stride < 1:
-        raise ValueError(f"window_stride must be >= 1, got {window_stride}")
     per_ep = -(-max_windows // len(episodes))
-    aligned = windows.sample_frame_index % window_stride == 0 if window_stride > 1 else True
+    aligned = starts_every(windows.sample_frame_index, window_stride)
     chosen: list[list[int]] = []
     for e in episodes:
         ids = np.flatnonzero((windows.sample_episode_index == e) & aligned)

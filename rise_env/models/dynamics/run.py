@@ -36,7 +36,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, TaskCentricBatchSampler, WindowConfig
+from rise_env.data import (
+    DynamicsWindowDataset,
+    LeRobotDatasetReader,
+    TaskCentricBatchSampler,
+    WindowConfig,
+    starts_every,
+)
 from rise_env.data.frames import frames_at_size
 from rise_env.data.layout import ACTION
 from rise_env.data.split import split_episodes
@@ -372,7 +378,7 @@ def train_dynamics_run(
     ids = np.flatnonzero(np.isin(windows.sample_episode_index, split["train_episodes"]))
     if len(ids) == 0:
         raise ValueError(f"{cfg.data} yields no training windows from episodes {split['train_episodes']}")
-    dynamics_ids = ids[windows.sample_frame_index[ids] % cfg.window_stride == 0]  # the transformer's windows
+    dynamics_ids = ids[starts_every(windows.sample_frame_index[ids], cfg.window_stride)]  # the transformer's
     if run is None:
         out.mkdir(parents=True, exist_ok=True)
         counts = {"windows": int(len(ids)), "dynamics_windows": int(len(dynamics_ids))}

@@ -63,7 +63,8 @@ def test_evaluate_uses_the_held_out_episodes(tiny_dynamics_dataset, tiny_run, tm
     ],
 )
 def test_evaluation_windows_sample_the_middle_of_episodes_not_their_ends(max_windows, starts):
-    windows = SimpleNamespace(sample_episode_index=np.repeat([0, 1], 10))  # episodes 0, 1 of 10 windows
+    # episodes 0, 1 of 10 windows, starting at frames 0..9
+    windows = SimpleNamespace(sample_episode_index=np.repeat([0, 1], 10), sample_frame_index=np.tile(np.arange(10), 2))
     ids = pick_windows(windows, [0, 1], max_windows)
     assert [i % 10 + 100 * (i // 10) for i in ids] == starts  # episode 1's windows are ids 10..19
 
@@ -76,5 +77,5 @@ def test_a_window_stride_picks_only_the_windows_a_run_trained_on():
     assert picked == [(0, 0), (1, 0), (0, 4), (1, 4), (0, 8), (1, 8)]
     middle = pick_windows(windows, [0, 1], 2, window_stride=4)  # one per episode: the middle aligned window
     assert [int(windows.sample_frame_index[i]) for i in middle] == [4, 4]
-    with pytest.raises(ValueError, match="window_stride must be >= 1"):
+    with pytest.raises(ValueError, match="window stride must be >= 1"):
         pick_windows(windows, [0, 1], 2, window_stride=0)
