@@ -290,6 +290,7 @@ class DynamicsModel(nn.Module):
         generator: torch.Generator | None = None,
         action_dropout: float = 0.0,
         latent_motion_weight: float = 0.0,
+        t: float | None = None,
     ) -> torch.Tensor:
         """Per-sample flow-matching loss ``(B,)`` on future tokens only.
 
@@ -302,7 +303,8 @@ class DynamicsModel(nn.Module):
         which teaches the unconditional velocity that action guidance needs. ``latent_motion_weight`` > 0
         weights each latent's error by how much it changes over the chunk (:func:`motion_weights`), so
         the few moving latents are not outweighed by the still background. All noise is drawn on the
-        generator's device (on the model's device without one).
+        generator's device (on the model's device without one). ``t`` fixes every sample's flow time
+        (1 = noise) instead of drawing it logit-normal, to see where along the flow a model fits.
         """
         c, dev = self.config, self.device
         for key in ("actions", "state"):
@@ -332,7 +334,12 @@ class DynamicsModel(nn.Module):
 
         s = c.context_noise
         memory = (1.0 - s) * memory + s * randn(memory)
-        t = logit_normal_t(b, c.logit_mean, c.logit_std, generator, device=dev)
+        if t is None:
+            t = logit_normal_t(b, c.logit_mean, c.logit_std, generator, device=dev)
+        elif 0.0 <= t <= 1.0:
+            t = torch.full((b,), float(t), device=dev)
+        else:
+            raise ValueError(f"flow time t must lie in [0, 1] (1 = noise), got {t}")
         eps = randn(future)
         tb = t.view(b, 1, 1, 1, 1, 1)
         x_t = (1.0 - tb) * future + tb * eps

@@ -89,6 +89,24 @@ def test_loss_is_finite_decreases_and_only_trains_the_transformer():
         assert torch.equal(v, vae_before[k])
 
 
+def test_a_fixed_flow_time_noises_every_sample_to_that_time(tiny, monkeypatch):
+    batch = tiny.encode_batch(moving_squares(tiny.config, 3, seed=0))
+    future, seen = batch["future_latents"], []
+
+    def exact_velocity(memory, x_t, t, *args, **kwargs):  # knows the clean future: v = (x_t - x_0) / t
+        seen.append(t.clone())
+        return (x_t - future) / t.view(-1, 1, 1, 1, 1, 1)
+
+    monkeypatch.setattr(tiny, "velocity", exact_velocity)
+    loss = tiny.loss(batch, generator=torch.Generator().manual_seed(0), t=0.3)
+    assert loss.shape == (3,) and loss.max() < 1e-10  # x_t was built at t = 0.3 for every sample
+    assert torch.equal(seen[0], torch.full((3,), 0.3))
+    tiny.loss(batch, generator=torch.Generator().manual_seed(0))  # default: drawn logit-normal, one per sample
+    assert len(set(seen[1].tolist())) == 3
+    with pytest.raises(ValueError, match=r"flow time t must lie in \[0, 1\]"):
+        tiny.loss(batch, t=1.5)
+
+
 def test_save_load_round_trip_is_bit_exact(tiny, tmp_path):
     tiny.save_pretrained(tmp_path / "ckpt")
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
