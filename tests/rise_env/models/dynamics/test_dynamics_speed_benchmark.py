@@ -1,19 +1,13 @@
 """The imagination-speed benchmark runs end to end (tiny preset) and writes the documented keys."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "imagination_speed.py"
 
-
-def test_benchmark_writes_result_json(tmp_path):
-    spec = importlib.util.spec_from_file_location("imagination_speed", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_benchmark_writes_result_json(tmp_path, load_benchmark):
+    bench = load_benchmark("imagination_speed")
     threads = torch.get_num_threads()
     out = tmp_path / "speed.json"
     try:
@@ -62,12 +56,10 @@ def test_benchmark_writes_result_json(tmp_path):
     assert set(res["meets_target"]) == {"1", "1@w3"}
 
 
-def test_benchmark_times_a_guidance_interval(tmp_path):
+def test_benchmark_times_a_guidance_interval(tmp_path, load_benchmark):
     """Guiding the noisier half of 4 steps doubles the transformer's rows on 2 of them: 1.5x the FLOPs,
     timed beside guidance on every step."""
-    spec = importlib.util.spec_from_file_location("imagination_speed", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("imagination_speed")
     threads = torch.get_num_threads()
     out = tmp_path / "speed.json"
     argv = ["--preset", "tiny", "--batch-sizes", "1", "--repeats", "1", "--threads", "1", "--steps", "4"]

@@ -2,9 +2,6 @@
 and its VAE round trip of frames alone really encodes each frame without the others. (Its early
 futures are ``DynamicsWindowDataset.future_frames(i, later)``, tested with the dataset.)"""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,15 +9,10 @@ import torch
 from rise_env.metrics import dense_flow
 from rise_env.models.dynamics import DynamicsModel
 
-BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "flow_epe_floor.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("flow_epe_floor", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("flow_epe_floor")
 
 
 def _panning_texture(frames: int = 6, shift: int = 2) -> np.ndarray:

@@ -1,9 +1,6 @@
 """The loss-by-flow-time benchmark: every model scored on the same windows of the run's split, with
 the same noise, so one model scored twice gives one row twice."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,15 +9,10 @@ from rise_env.models.dynamics import DynamicsModel
 from rise_env.train import main as train
 from rise_env.utils.atomic import read_json
 
-BENCH = Path(__file__).resolve().parents[4] / "benchmarks" / "dynamics_loss_by_flow_time.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("dynamics_loss_by_flow_time", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("dynamics_loss_by_flow_time")
 
 
 @pytest.fixture(scope="module")
