@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, starts_every
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, episode_windows
 from rise_env.data.frames import frames_at_size
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.run import resolve_model_dir
@@ -32,10 +32,7 @@ TIMES = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)
 def run_windows(windows: DynamicsWindowDataset, run: dict, split: str, count: int, seed: int) -> list[int]:
     """Up to ``count`` window ids (sorted, drawn with ``seed``) of the run's ``split`` episodes at its stride."""
     episodes = run[f"{split}_episodes"]
-    ids = np.flatnonzero(
-        np.isin(windows.sample_episode_index, episodes)
-        & starts_every(windows.sample_frame_index, run["config"]["window_stride"])
-    )
+    ids = episode_windows(windows, episodes, run["config"]["window_stride"])
     if len(ids) == 0:
         raise ValueError(f"the run's {split} episodes {episodes} give no windows in this dataset")
     pick = np.random.default_rng(seed).choice(ids, min(count, len(ids)), replace=False)

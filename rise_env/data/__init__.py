@@ -44,8 +44,8 @@ __all__ = [
     "VideoConfig",
     "WindowConfig",
     "build_features",
+    "episode_windows",
     "recover_finalize",
-    "starts_every",
     "terminal_rewards",
     "validate_episode",
     "video_key",
@@ -57,7 +57,7 @@ _LAZY = {
     "ValueSampleDataset": "rise_env.data.windows",
     "WindowConfig": "rise_env.data.windows",
     "window_indices": "rise_env.data.windows",
-    "starts_every": "rise_env.data.windows",
+    "episode_windows": "rise_env.data.windows",
     "TaskCentricBatchSampler": "rise_env.data.sampler",
 }
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -62,14 +62,16 @@ def window_indices(t: int, length: int, cfg: WindowConfig) -> dict[str, np.ndarr
     }
 
 
-def starts_every(frame_index: np.ndarray, stride: int) -> np.ndarray:
-    """``(N,)`` bool: which of the ``(N,)`` window start frames are multiples of ``stride``.
+def episode_windows(windows, episodes: list[int], stride: int = 1) -> np.ndarray:
+    """Sorted ids of the windows of ``episodes`` that start every ``stride``-th frame.
 
-    These are the windows a dynamics run with ``--window-stride stride`` trains its transformer on.
+    ``windows`` is a dataset with ``sample_episode_index`` and ``sample_frame_index``. Given a dynamics
+    run's training episodes and ``--window-stride``, these are the windows its transformer trains on.
     """
     if stride < 1:
         raise ValueError(f"window stride must be >= 1, got {stride}")
-    return np.asarray(frame_index) % stride == 0
+    chosen = np.isin(windows.sample_episode_index, episodes) & (windows.sample_frame_index % stride == 0)
+    return np.flatnonzero(chosen)
 
 
 class _EpisodeSamples(Dataset):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, starts_every
+from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, episode_windows
 from rise_env.data.frames import frames_at_size
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
 from rise_env.models.dynamics.model import DynamicsModel
@@ -55,10 +55,9 @@ def pick_windows(
     exactly the windows its transformer trained on.
     """
     per_ep = -(-max_windows // len(episodes))
-    aligned = starts_every(windows.sample_frame_index, window_stride)
     chosen: list[list[int]] = []
     for e in episodes:
-        ids = np.flatnonzero((windows.sample_episode_index == e) & aligned)
+        ids = episode_windows(windows, [e], window_stride)
         if len(ids):
             n = min(per_ep, len(ids))
             take = ((np.arange(n) + 0.5) * len(ids) / n).astype(int)

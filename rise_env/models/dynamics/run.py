@@ -41,7 +41,7 @@ from rise_env.data import (
     LeRobotDatasetReader,
     TaskCentricBatchSampler,
     WindowConfig,
-    starts_every,
+    episode_windows,
 )
 from rise_env.data.frames import frames_at_size
 from rise_env.data.layout import ACTION
@@ -375,10 +375,10 @@ def train_dynamics_run(
         WindowConfig(memory_frames=mc.memory_frames, chunk=mc.action_horizon, future_stride=mc.action_stride),
         frames,
     )
-    ids = np.flatnonzero(np.isin(windows.sample_episode_index, split["train_episodes"]))
+    ids = episode_windows(windows, split["train_episodes"])
     if len(ids) == 0:
         raise ValueError(f"{cfg.data} yields no training windows from episodes {split['train_episodes']}")
-    dynamics_ids = ids[starts_every(windows.sample_frame_index[ids], cfg.window_stride)]  # the transformer's
+    dynamics_ids = episode_windows(windows, split["train_episodes"], cfg.window_stride)  # the transformer's
     if run is None:
         out.mkdir(parents=True, exist_ok=True)
         counts = {"windows": int(len(ids)), "dynamics_windows": int(len(dynamics_ids))}
