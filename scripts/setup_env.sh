@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+# The other dependencies are installed at the versions in scripts/constraints.txt (pinned for
+# Python 3.11, where CI runs); RISE_CONSTRAINTS= (empty) resolves them freely within pyproject.toml.
+RISE_CONSTRAINTS=${RISE_CONSTRAINTS-scripts/constraints.txt}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
@@ -14,4 +17,4 @@ python -m pip install -q --upgrade pip
 if ! python -c "import torch" 2>/dev/null; then
   python -m pip install -q "$TORCH_SPEC"
 fi
-python -m pip install -q -e ".[all,dev]"
+python -m pip install -q -e ".[all,dev]" ${RISE_CONSTRAINTS:+-c "$RISE_CONSTRAINTS"}
