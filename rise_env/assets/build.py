@@ -165,10 +165,9 @@ def select_episodes(spec: str, num_episodes: int, val_fraction: float, split_see
         if not held_out:
             raise ValueError(f"--episodes held-out: no episode is held out of {num_episodes} at {val_fraction}")
         return held_out
-    try:
-        return [int(e) for e in spec.split(",") if e.strip()]
-    except ValueError:
-        raise ValueError(f"--episodes {spec!r}: expected 'all', 'held-out' or comma-separated indices") from None
+    from rise_env.data.split import parse_episode_list
+
+    return parse_episode_list(spec, num_episodes, keywords=("all", "held-out"))
 
 
 def read_metrics(paths: list[str], pairs: list[str]) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from torch.utils.data import default_collate
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, episode_windows
 from rise_env.data.frames import frames_at_size
+from rise_env.data.split import parse_episode_list, run_held_out_episodes
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
 from rise_env.models.dynamics.model import DynamicsModel
-from rise_env.utils.atomic import read_json
 from rise_env.utils.video import compare_views, write_video
 
 
@@ -27,21 +27,8 @@ def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]
     if spec == "all":
         return list(range(num_episodes))
     if spec == "val":
-        for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
-            if (folder / "run.json").is_file():
-                val = read_json(folder / "run.json").get("val_episodes")
-                if not val:
-                    raise ValueError(f"{folder / 'run.json'} holds no held-out episodes (trained with val_fraction 0)")
-                return list(val)
-        raise FileNotFoundError(f"--episodes val needs a run directory with run.json; none found near {checkpoint}")
-    try:
-        eps = [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError as err:
-        raise ValueError(f"--episodes must be 'all', 'val' or comma-separated indices; got {spec!r}") from err
-    bad = [e for e in eps if not 0 <= e < num_episodes]
-    if bad or not eps:
-        raise ValueError(f"--episodes {spec!r}: indices must lie in [0, {num_episodes}), got {bad or 'none'}")
-    return eps
+        return run_held_out_episodes(checkpoint)
+    return parse_episode_list(spec, num_episodes)
 
 
 def pick_windows(

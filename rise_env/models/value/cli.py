@@ -7,7 +7,6 @@ python -m rise_env.evaluate value --data DIR --checkpoint CKPT --out JSON [--epi
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rise_env.models.value.config import get_value_config, get_value_train_config
@@ -106,19 +105,15 @@ def resolve_model_dir(path: str | Path) -> Path:
     raise FileNotFoundError(f"{path} holds neither config.json nor model/config.json (expected a value model)")
 
 
-def _episodes(spec: str, checkpoint: Path) -> list[int] | None:
+def _episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int] | None:
+    """``all`` → None (every episode), ``val`` → the run's held-out episodes, ``3,7`` → [3, 7]."""
+    from rise_env.data.split import parse_episode_list, run_held_out_episodes
+
     if spec == "all":
         return None
     if spec == "val":
-        for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
-            run_file = folder / "run.json"
-            if run_file.is_file():
-                return json.loads(run_file.read_text())["val_episodes"]
-        raise FileNotFoundError(f"--episodes val needs a run directory with run.json; none found near {checkpoint}")
-    try:
-        return [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError as err:
-        raise ValueError(f"--episodes must be 'all', 'val' or comma-separated integers; got {spec!r}") from err
+        return run_held_out_episodes(checkpoint)
+    return parse_episode_list(spec, num_episodes)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -136,7 +131,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     reader = LeRobotDatasetReader(args.data)
     plot = Path(args.plot) if args.plot else Path(args.out).with_suffix(".png")
     result = evaluate_value_model(
-        model, reader, _episodes(args.episodes, ckpt), args.frame_stride, args.end_fraction, plot
+        model, reader, _episodes(args.episodes, ckpt, reader.num_episodes), args.frame_stride, args.end_fraction, plot
     )
     result.update(
         data=str(args.data),
