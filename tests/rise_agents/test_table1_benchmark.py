@@ -1,25 +1,19 @@
 """benchmarks/table1.py: rows on the same seeds, JSON + markdown written, bad --policy refused."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from rise_agents.policies import AdvantageConditionedPolicy, get_policy_config
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "table1.py"
+
+@pytest.fixture
+def bench(load_script):
+    return load_script("benchmarks/table1.py")
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("table1", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_rows_share_seeds_and_files_are_written(tmp_path):
+def test_rows_share_seeds_and_files_are_written(tmp_path, bench):
     torch.manual_seed(0)
     vla = get_policy_config("tiny").vla.model_copy(update={"action_horizon": 50})  # chunks of 50, 25 executed
     AdvantageConditionedPolicy(get_policy_config("tiny", vla=vla)).save_pretrained(tmp_path / "policy")
@@ -27,7 +21,7 @@ def test_rows_share_seeds_and_files_are_written(tmp_path):
     argv = ["--policy", f"bc={tmp_path / 'policy'}", "--policy", f"rise={tmp_path / 'policy'}", "--trials", "2",
             "--seed", "7", "--height", "32", "--width", "32", "--workers", "1", "--time-limit-s", "0.5",
             "--out", str(out)]
-    assert _bench().main(argv) == 0
+    assert bench.main(argv) == 0
     result = json.loads(out.read_text())
     assert list(result["rows"]) == ["bc", "rise"]
     for row in result["rows"].values():
@@ -41,8 +35,7 @@ def test_rows_share_seeds_and_files_are_written(tmp_path):
     assert result["paired_score_differences"] == {}  # the default pairs need a recap row
 
 
-def test_paired_difference_is_trial_by_trial():
-    bench = _bench()
+def test_paired_difference_is_trial_by_trial(bench):
     row = lambda scores: {"per_trial": [{"seed": s, "score": v} for s, v in zip([3, 1, 2], scores)]}  # noqa: E731
     d = bench.paired_difference(row([4.0, 2.0, 3.0]), row([1.0, 1.0, 1.0]))
     assert d["mean"] == pytest.approx(2.0) and d["trials"] == 3
@@ -52,13 +45,13 @@ def test_paired_difference_is_trial_by_trial():
         bench.paired_difference(row([1.0, 1.0, 1.0]), other)
 
 
-def test_bad_policy_arguments_are_refused(tmp_path, capsys):
+def test_bad_policy_arguments_are_refused(tmp_path, capsys, bench):
     with pytest.raises(SystemExit):
-        _bench().main(["--policy", "no-equals-sign"])
+        bench.main(["--policy", "no-equals-sign"])
     assert "expected NAME=DIR" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        _bench().main(["--policy", f"bc={tmp_path / 'missing'}"])
+        bench.main(["--policy", f"bc={tmp_path / 'missing'}"])
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        _bench().main(["--policy", f"bc={tmp_path}", "--compare", "rise-bc"])
+        bench.main(["--policy", f"bc={tmp_path}", "--compare", "rise-bc"])
     assert "expected A-B with rows A and B" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 """Building an asset folder from a tiny LeRobot dataset and a fresh (untrained) tiny world model."""
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -18,7 +17,7 @@ from rise_env.assets.tiny import make_tiny_assets
 from rise_env.data import LeRobotDatasetReader
 from rise_env.envs import InitialStateBank, factory
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "imagine_brick_sorting.py"
+EXAMPLE = "examples/imagine_brick_sorting.py"
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +91,9 @@ def test_bundled_default_is_verified_before_use(built, tmp_path, monkeypatch):
         factory.make_brick_sorting_env()
 
 
-def test_example_writes_an_mp4(built, tmp_path, capsys):
+def test_example_writes_an_mp4(built, tmp_path, capsys, load_script):
     _, assets = built
-    spec = importlib.util.spec_from_file_location("imagine_brick_sorting", EXAMPLE)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(EXAMPLE)
     out = tmp_path / "imagined.mp4"
     argv = ["--world-model", str(assets / "world_model"), "--initial-states", str(assets / "initial_states"),
             "--out", str(out), "--chunks", "2", "--seed", "0", "--threads", "1"]
@@ -106,10 +103,8 @@ def test_example_writes_an_mp4(built, tmp_path, capsys):
     assert "chunk 1: advantage" in capsys.readouterr().out
 
 
-def test_example_explains_a_missing_default(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("imagine_brick_sorting", EXAMPLE)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def test_example_explains_a_missing_default(tmp_path, monkeypatch, capsys, load_script):
+    example = load_script(EXAMPLE)
     monkeypatch.setattr(manifest_module, "ASSETS_ROOT", tmp_path)
     monkeypatch.setattr(factory, "_VERIFIED", {})
     assert example.main(["--out", str(tmp_path / "x.mp4")]) == 2

@@ -1,7 +1,5 @@
-"""A tiny two-task LeRobot dataset (3 episodes of 16 frames, 3 views at 32x32) for the dynamics CLIs, and
-the benchmark scripts loaded as modules."""
+"""A tiny two-task LeRobot dataset (3 episodes of 16 frames, 3 views at 32x32) for the dynamics CLIs."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,6 @@ from rise_env.data import DatasetConfig, Episode, LeRobotDatasetWriter
 from rise_env.spec import agilex_cobot_magic
 
 TASKS = ("sort the bricks", "close the box", "sort the bricks")
-BENCHMARKS = Path(__file__).resolve().parents[4] / "benchmarks"
 
 
 def _episode(length: int, seed: int, task: str) -> Episode:
@@ -54,16 +51,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def load_benchmark():
-    """``name -> module``: the script ``benchmarks/<name>.py`` (not a package) loaded by its path."""
-
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return load

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 
-def test_benchmark_writes_result_json(tmp_path, load_benchmark):
-    bench = load_benchmark("imagination_speed")
+def test_benchmark_writes_result_json(tmp_path, load_script):
+    bench = load_script("benchmarks/imagination_speed.py")
     threads = torch.get_num_threads()
     out = tmp_path / "speed.json"
     try:
@@ -56,10 +56,10 @@ def test_benchmark_writes_result_json(tmp_path, load_benchmark):
     assert set(res["meets_target"]) == {"1", "1@w3"}
 
 
-def test_benchmark_times_a_guidance_interval(tmp_path, load_benchmark):
+def test_benchmark_times_a_guidance_interval(tmp_path, load_script):
     """Guiding the noisier half of 4 steps doubles the transformer's rows on 2 of them: 1.5x the FLOPs,
     timed beside guidance on every step."""
-    bench = load_benchmark("imagination_speed")
+    bench = load_script("benchmarks/imagination_speed.py")
     threads = torch.get_num_threads()
     out = tmp_path / "speed.json"
     argv = ["--preset", "tiny", "--batch-sizes", "1", "--repeats", "1", "--threads", "1", "--steps", "4"]

@@ -11,8 +11,8 @@ from rise_env.models.dynamics import DynamicsModel
 
 
 @pytest.fixture(scope="module")
-def bench(load_benchmark):
-    return load_benchmark("flow_epe_floor")
+def bench(load_script):
+    return load_script("benchmarks/flow_epe_floor.py")
 
 
 def _panning_texture(frames: int = 6, shift: int = 2) -> np.ndarray:

@@ -11,8 +11,8 @@ from rise_env.utils.atomic import read_json
 
 
 @pytest.fixture(scope="module")
-def bench(load_benchmark):
-    return load_benchmark("dynamics_loss_by_flow_time")
+def bench(load_script):
+    return load_script("benchmarks/dynamics_loss_by_flow_time.py")
 
 
 @pytest.fixture(scope="module")
