@@ -63,6 +63,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from rise_env.models.dynamics.config import PRESETS
+
 # argparse dest -> DynamicsTrainConfig field, for flags that default to None (saved value on resume)
 _FIELDS = (
     "preset stage task init_from add_layers vae_from steps batch_size lr warmup_steps cooldown_steps vae_steps vae_lr "
@@ -82,9 +84,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, help="LeRobotDataset v3.0 directory")
     p.add_argument("--out", required=True, help="run directory (model written to OUT/model; resumed if present)")
-    p.add_argument(
-        "--preset", help="dynamics preset: tiny, cpu, cpu-fine, cpu-fine-t2, cpu-fine-t2-c8, ge, ltx (default cpu)"
-    )
+    p.add_argument("--preset", help=f"dynamics preset: {', '.join(PRESETS)} (default cpu)")
     p.add_argument("--stage", choices=("pretrain", "finetune"), help="pretrain: all tasks (default); finetune: one")
     p.add_argument("--task", help="finetune: task string or index (default: the only task)")
     p.add_argument("--init-from", help="DynamicsModel or run directory to start from (its VAE is kept frozen)")
