@@ -3,10 +3,11 @@ and the ``--episodes`` lists of the evaluations and the build."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+
+from rise_env.utils.atomic import read_json
 
 
 def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -41,7 +42,7 @@ def run_held_out_episodes(checkpoint: Path) -> list[int]:
     for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
         run_file = folder / "run.json"
         if run_file.is_file():
-            held_out = json.loads(run_file.read_text()).get("val_episodes")
+            held_out = read_json(run_file).get("val_episodes")
             if not held_out:
                 raise ValueError(f"{run_file} holds no held-out episodes (trained with val_fraction 0)")
             return list(held_out)
