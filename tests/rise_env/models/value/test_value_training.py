@@ -179,6 +179,11 @@ def test_cli_train_resume_and_evaluate(bar_dataset, tmp_path):
     assert result["episode_indices"] == json.loads((run / "run.json").read_text())["val_episodes"]
     assert result["data_fingerprint"] == LeRobotDatasetReader(bar_dataset).fingerprint  # which collection
     assert out.with_suffix(".png").is_file()
+    n = LeRobotDatasetReader(bar_dataset).num_episodes
+    with pytest.raises(ValueError, match=rf"indices must lie in \[0, {n}\), got \[{n}\]"):
+        evaluate_main(["value", "--data", str(bar_dataset), "--checkpoint", str(run), "--out", str(tmp_path / "x.json"),
+                       "--episodes", f"0,{n}"])
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_cli_ablation_flags_reach_the_saved_config(bar_dataset, tmp_path):
