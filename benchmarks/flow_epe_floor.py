@@ -30,8 +30,9 @@ import torch
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig
 from rise_env.data.frames import frames_at_size
+from rise_env.data.split import choose_episodes
 from rise_env.metrics import dense_flow, epe_of_flows, psnr, speed_of_flow
-from rise_env.models.dynamics.evalrun import choose_episodes, pick_windows
+from rise_env.models.dynamics.evalrun import pick_windows
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.models.dynamics.run import resolve_model_dir
 from rise_env.utils.provenance import write_result_json

@@ -22,6 +22,16 @@ def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[l
     return sorted(perm[n_val:].tolist()), sorted(perm[:n_val].tolist())
 
 
+def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]:
+    """An evaluation's ``--episodes``: ``all``, ``val`` (the held-out episodes of the run whose
+    ``run.json`` is near ``checkpoint``) or ``1,4,7``."""
+    if spec == "all":
+        return list(range(num_episodes))
+    if spec == "val":
+        return run_held_out_episodes(checkpoint)
+    return parse_episode_list(spec, num_episodes)
+
+
 def parse_episode_list(spec: str, num_episodes: int, keywords: tuple[str, ...] = ("all", "val")) -> list[int]:
     """``"3, 7"`` → [3, 7]; every index must lie in [0, ``num_episodes``) and at least one be given.
     ``keywords`` are the words the caller also takes, named in the error."""

@@ -201,7 +201,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from rise_env.data import LeRobotDatasetReader
-    from rise_env.models.dynamics.evalrun import choose_episodes, evaluate_run
+    from rise_env.data.split import choose_episodes
+    from rise_env.models.dynamics.evalrun import evaluate_run
     from rise_env.models.dynamics.model import DynamicsModel
     from rise_env.models.dynamics.run import resolve_model_dir
     from rise_env.utils.provenance import write_result_json

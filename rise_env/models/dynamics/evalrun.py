@@ -16,19 +16,9 @@ from torch.utils.data import default_collate
 
 from rise_env.data import DynamicsWindowDataset, LeRobotDatasetReader, WindowConfig, episode_windows
 from rise_env.data.frames import frames_at_size
-from rise_env.data.split import parse_episode_list, run_held_out_episodes
 from rise_env.models.dynamics.evaluation import evaluate_dynamics
 from rise_env.models.dynamics.model import DynamicsModel
 from rise_env.utils.video import compare_views, write_video
-
-
-def choose_episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int]:
-    """``all``, ``val`` (the run's held-out episodes from ``run.json`` near ``checkpoint``) or ``1,4,7``."""
-    if spec == "all":
-        return list(range(num_episodes))
-    if spec == "val":
-        return run_held_out_episodes(checkpoint)
-    return parse_episode_list(spec, num_episodes)
 
 
 def pick_windows(

@@ -105,21 +105,11 @@ def resolve_model_dir(path: str | Path) -> Path:
     raise FileNotFoundError(f"{path} holds neither config.json nor model/config.json (expected a value model)")
 
 
-def _episodes(spec: str, checkpoint: Path, num_episodes: int) -> list[int] | None:
-    """``all`` → None (every episode), ``val`` → the run's held-out episodes, ``3,7`` → [3, 7]."""
-    from rise_env.data.split import parse_episode_list, run_held_out_episodes
-
-    if spec == "all":
-        return None
-    if spec == "val":
-        return run_held_out_episodes(checkpoint)
-    return parse_episode_list(spec, num_episodes)
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from rise_env.data.reader import LeRobotDatasetReader
+    from rise_env.data.split import choose_episodes
     from rise_env.models.value.evaluation import evaluate_value_model
     from rise_env.models.value.model import ValueModel
     from rise_env.utils.provenance import write_result_json
@@ -130,9 +120,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model = ValueModel.from_pretrained(resolve_model_dir(ckpt))
     reader = LeRobotDatasetReader(args.data)
     plot = Path(args.plot) if args.plot else Path(args.out).with_suffix(".png")
-    result = evaluate_value_model(
-        model, reader, _episodes(args.episodes, ckpt, reader.num_episodes), args.frame_stride, args.end_fraction, plot
-    )
+    episodes = choose_episodes(args.episodes, ckpt, reader.num_episodes)
+    result = evaluate_value_model(model, reader, episodes, args.frame_stride, args.end_fraction, plot)
     result.update(
         data=str(args.data),
         data_fingerprint=reader.fingerprint,

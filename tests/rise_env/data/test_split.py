@@ -1,10 +1,10 @@
-"""The ``--episodes`` lists: parsed and range-checked in one place, and a run's held-out episodes found."""
+"""The evaluations' ``--episodes``: ``all``, ``val`` or a list, parsed and range-checked in one place."""
 
 import json
 
 import pytest
 
-from rise_env.data.split import parse_episode_list, run_held_out_episodes
+from rise_env.data.split import choose_episodes, parse_episode_list, run_held_out_episodes
 
 
 def test_episode_list_is_parsed_in_order_and_range_checked():
@@ -39,3 +39,12 @@ def test_no_run_json_or_no_held_out_episode_is_refused(tmp_path):
     (deep / "run.json").write_text(json.dumps({"val_episodes": []}))
     with pytest.raises(ValueError, match="val_fraction 0"):
         run_held_out_episodes(deep)
+
+
+def test_all_val_and_a_list_choose_the_episodes(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"val_episodes": [2, 5]}))
+    assert choose_episodes("all", tmp_path, 4) == [0, 1, 2, 3]
+    assert choose_episodes("val", tmp_path / "model", 6) == [2, 5]
+    assert choose_episodes("3,1", tmp_path, 4) == [3, 1]
+    with pytest.raises(ValueError, match=r"\[0, 4\), got \[4\]"):
+        choose_episodes("4", tmp_path, 4)
